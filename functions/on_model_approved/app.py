@@ -1,0 +1,60 @@
+"""Deploy an approved model: from the EventBridge approval event, or from the train path of the state machine."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from on_model_approved.deployment import WrongModelPackageGroup, settings_from_env, start_deployment
+from on_model_approved.models import ModelPackageStateChange, StartDeploymentRequest
+
+logger = Logger()
+tracer = Tracer()
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE)
+@tracer.capture_lambda_handler
+@event_parser(model=ModelPackageStateChange)
+def lambda_handler(event: ModelPackageStateChange, context: LambdaContext) -> dict[str, Any]:
+    settings = settings_from_env()
+    detail = event.detail
+    # The rule already filters on group and status; check again so a mis-wired rule cannot deploy anything else.
+    if detail.model_package_group_name != settings["MODEL_PACKAGE_GROUP_NAME"]:
+        raise WrongModelPackageGroup(
+            f"event for group {detail.model_package_group_name!r}, "
+            f"this stack deploys group {settings['MODEL_PACKAGE_GROUP_NAME']!r}"
+        )
+    if detail.model_approval_status != "Approved":
+        raise ValueError(f"event status is {detail.model_approval_status}, only Approved packages are deployed")
+    outcome = start_deployment(
+        detail.model_package_arn,
+        settings["DEFAULT_DEPLOYMENT_TARGET"],
+        expected_group=settings["MODEL_PACKAGE_GROUP_NAME"],
+        state_machine_arn=settings["STATE_MACHINE_ARN"],
+        sagemaker=boto3.client("sagemaker"),
+        sfn=boto3.client("stepfunctions"),
+    )
+    logger.info("approval handled", extra=outcome.as_dict())
+    return outcome.as_dict()
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@event_parser(model=StartDeploymentRequest)
+def start_deployment_handler(event: StartDeploymentRequest, context: LambdaContext) -> dict[str, Any]:
+    settings = settings_from_env()
+    outcome = start_deployment(
+        event.ModelPackageArn,
+        event.Target,
+        expected_group=settings["MODEL_PACKAGE_GROUP_NAME"],
+        state_machine_arn=settings["STATE_MACHINE_ARN"],
+        sagemaker=boto3.client("sagemaker"),
+        sfn=boto3.client("stepfunctions"),
+    )
+    logger.info("deployment requested by the train path", extra=outcome.as_dict())
+    return outcome.as_dict()
