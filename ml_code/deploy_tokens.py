@@ -90,7 +90,9 @@ def tokens_in(definition: Any) -> set[str]:
 
 def fill_definition(definition: str | Mapping[str, Any], values: DeployValues) -> dict[str, Any]:
     """Return the definition with every token replaced; fail, naming the token, if one is unknown or misplaced."""
-    parsed: dict[str, Any] = json.loads(definition) if isinstance(definition, str) else json.loads(json.dumps(definition))
+    # A JSON round trip copies a parsed definition, so the caller's object is never modified.
+    text = definition if isinstance(definition, str) else json.dumps(definition)
+    parsed: dict[str, Any] = json.loads(text)
     unknown = tokens_in(parsed) - set(ALL_TOKENS)
     if unknown:
         raise TokenError(f"the definition has unknown tokens: {', '.join(sorted(unknown))}")

@@ -1,0 +1,84 @@
+"""Render the pipeline definition offline: ``python -m ml_code.render --output-dir build`` (``make definition``).
+
+Writes ``pipeline-definition.json`` (the SDK's definition, with deploy tokens) and ``image-uris.json`` (the XGBoost
+framework image URI for every region the SDK's image tables know), with no AWS credentials and zero network calls:
+the SDK's telemetry is switched off through a user config file, and its admin/user defaults files are replaced by
+that same file so a developer's ~/.config/sagemaker cannot leak settings into the build. Runs in .venv-render.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+# The SDK reads these while being imported, so they are set before ml_code.pipeline (and sagemaker) is imported.
+SDK_CONFIG = """\
+SchemaVersion: '1.0'
+SageMaker:
+  PythonSDK:
+    Modules:
+      TelemetryOptOut: true
+"""
+DEFINITION_FILE = "pipeline-definition.json"
+IMAGE_URIS_FILE = "image-uris.json"
+
+
+def configure_offline_sdk(config_dir: Path) -> None:
+    """Point the SDK at a config that opts out of telemetry, silence its v2 banner, and stop credential probes."""
+    config_path = config_dir / "sagemaker-config.yaml"
+    config_path.write_text(SDK_CONFIG)
+    os.environ["SAGEMAKER_USER_CONFIG_OVERRIDE"] = str(config_path)
+    os.environ["SAGEMAKER_ADMIN_CONFIG_OVERRIDE"] = str(config_path)
+    os.environ["SAGEMAKER_SUPPRESS_V2_WARNING"] = "1"
+    # Importing the SDK builds a default JumpStart session, whose credential chain would probe the EC2 metadata
+    # service (a network call, then a logged error); the renderer needs no credentials at all.
+    os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
+
+
+def render_definition() -> dict[str, Any]:
+    """The pipeline definition as parsed JSON (tokens unfilled)."""
+    from ml_code.pipeline import get_pipeline
+
+    definition: dict[str, Any] = json.loads(get_pipeline().definition())
+    return definition
+
+
+def xgboost_image_uris() -> dict[str, dict[str, str]]:
+    """``{"xgboost": {region: uri}}``: how the upsert Lambda and the local runner fill {{XGBoostImageUri}}."""
+    from ml_code.pipeline import xgboost_image_uris as uris
+
+    return {"xgboost": uris()}
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Stable formatting, so a re-render of unchanged code gives byte-identical files."""
+    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def render(output_dir: Path) -> tuple[Path, Path]:
+    output_dir.mkdir(parents=True, exist_ok=True)
+    definition_path = output_dir / DEFINITION_FILE
+    images_path = output_dir / IMAGE_URIS_FILE
+    write_json(definition_path, render_definition())
+    write_json(images_path, xgboost_image_uris())
+    return definition_path, images_path
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--output-dir", type=Path, default=Path("build"))
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as config_dir:
+        configure_offline_sdk(Path(config_dir))
+        definition_path, images_path = render(args.output_dir)
+    print(f"wrote {definition_path} and {images_path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
