@@ -1,0 +1,1 @@
+"""IAM preventive controls: read them from the template and evaluate them with a real policy simulator."""
