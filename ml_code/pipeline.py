@@ -5,8 +5,8 @@ settings -- never from look-ups in AWS -- so it renders offline at build time. E
 deploy token (ml_code/deploy_tokens.py) that the upsert Lambda or the local runner fills in; the code is referenced at
 content-addressed S3 keys (ml_code/code_assets.py) so the SDK never uploads anything.
 
-Step names are constants here: the state machine and the local runner find steps (and the registered model package)
-by these names.
+Step names come from ml_code/pipeline_names.py (SDK-free, so the state machine's helpers and the local runner can
+import them) and are re-exported here.
 """
 
 from __future__ import annotations
@@ -42,31 +42,43 @@ from sagemaker.workflow.steps import ProcessingStep, TrainingStep
 
 from ml_code import code_assets as assets
 from ml_code.deploy_tokens import token
+from ml_code.pipeline_names import (  # re-exported: the step names are part of this module's interface
+    CONDITION_STEP,
+    DATA_KEY,
+    EVALUATE_STEP,
+    EVALUATION_FILE,
+    EVALUATION_OUTPUT,
+    EVALUATION_REPORT,
+    FAIL_STEP,
+    MSE_JSON_PATH,
+    PARAMETER_DEFAULTS,
+    PIPELINE_NAME,
+    PREPROCESS_STEP,
+    REGISTER_STEP,
+    REGISTER_STEP_BASE,
+    RUNS_PREFIX,
+    STEP_NAMES,
+    TRAIN_STEP,
+)
 
-PIPELINE_NAME = "AbalonePipeline"
+__all__ = [
+    "CONDITION_STEP",
+    "EVALUATE_STEP",
+    "FAIL_STEP",
+    "PIPELINE_NAME",
+    "PREPROCESS_STEP",
+    "REGISTER_STEP",
+    "STEP_NAMES",
+    "TRAIN_STEP",
+    "OfflinePipelineSession",
+    "PipelineSettings",
+    "get_pipeline",
+    "xgboost_image_uris",
+]
 
-# --- step names (the state machine and the local runner depend on them) ---------------------------------------------
-PREPROCESS_STEP = "PreprocessAbaloneData"
-TRAIN_STEP = "TrainAbaloneModel"
-EVALUATE_STEP = "EvaluateAbaloneModel"
-CONDITION_STEP = "CheckMseThreshold"
-REGISTER_STEP_BASE = "RegisterAbaloneModel"
-# SDK v2's ModelStep appends "-RegisterModel" to the name it is given: this is the name in the definition.
-REGISTER_STEP = f"{REGISTER_STEP_BASE}-RegisterModel"
-FAIL_STEP = "FailOnHighMse"
-STEP_NAMES = (PREPROCESS_STEP, TRAIN_STEP, EVALUATE_STEP, CONDITION_STEP, REGISTER_STEP, FAIL_STEP)
-
-# --- parameters ------------------------------------------------------------------------------------------------------
-DEFAULT_INSTANCE_TYPE = "ml.m5.large"
-DEFAULT_MSE_THRESHOLD = 6.0
-DEFAULT_APPROVAL_STATUS = "PendingManualApproval"
-DATA_KEY = "data/abalone.csv"
-
-# --- what the scripts read and write ---------------------------------------------------------------------------------
-EVALUATION_REPORT = "EvaluationReport"  # the PropertyFile's name
-EVALUATION_FILE = "evaluation.json"
-MSE_JSON_PATH = "regression_metrics.mse.value"
-RUNS_PREFIX = "pipeline-runs"  # s3://{{ArtifactsBucket}}/pipeline-runs/<execution id>/<step output>
+DEFAULT_INSTANCE_TYPE = str(PARAMETER_DEFAULTS["ProcessingInstanceType"])
+DEFAULT_MSE_THRESHOLD = float(PARAMETER_DEFAULTS["MseThreshold"])
+DEFAULT_APPROVAL_STATUS = str(PARAMETER_DEFAULTS["ModelApprovalStatus"])
 PROCESSING_ROOT = "/opt/ml/processing"
 
 CONTENT_TYPE = "text/csv"
@@ -160,8 +172,12 @@ def get_pipeline(settings: PipelineSettings | None = None) -> Pipeline:
     session = _offline_session()
 
     processing_instance_type = ParameterString("ProcessingInstanceType", default_value=DEFAULT_INSTANCE_TYPE)
-    processing_instance_count = ParameterInteger("ProcessingInstanceCount", default_value=1)
-    training_instance_type = ParameterString("TrainingInstanceType", default_value=DEFAULT_INSTANCE_TYPE)
+    processing_instance_count = ParameterInteger(
+        "ProcessingInstanceCount", default_value=int(PARAMETER_DEFAULTS["ProcessingInstanceCount"])
+    )
+    training_instance_type = ParameterString(
+        "TrainingInstanceType", default_value=str(PARAMETER_DEFAULTS["TrainingInstanceType"])
+    )
     model_approval_status = ParameterString("ModelApprovalStatus", default_value=DEFAULT_APPROVAL_STATUS)
     input_data_url = ParameterString("InputDataUrl", default_value=f"s3://{settings.bucket}/{DATA_KEY}")
     mse_threshold = ParameterFloat("MseThreshold", default_value=DEFAULT_MSE_THRESHOLD)
@@ -239,8 +255,8 @@ def get_pipeline(settings: PipelineSettings | None = None) -> Pipeline:
     model_data = step_train.properties.ModelArtifacts.S3ModelArtifacts
 
     # --- evaluate ----------------------------------------------------------------------------------------------------
-    evaluation_report = PropertyFile(name=EVALUATION_REPORT, output_name="evaluation", path=EVALUATION_FILE)
-    evaluation_uri = _run_uri(settings, EVALUATE_STEP, "evaluation")
+    evaluation_report = PropertyFile(name=EVALUATION_REPORT, output_name=EVALUATION_OUTPUT, path=EVALUATION_FILE)
+    evaluation_uri = _run_uri(settings, EVALUATE_STEP, EVALUATION_OUTPUT)
     step_evaluate = ProcessingStep(
         name=EVALUATE_STEP,
         step_args=processor.run(
@@ -251,7 +267,9 @@ def get_pipeline(settings: PipelineSettings | None = None) -> Pipeline:
             ],
             outputs=[
                 ProcessingOutput(
-                    output_name="evaluation", source=f"{PROCESSING_ROOT}/evaluation", destination=evaluation_uri
+                    output_name=EVALUATION_OUTPUT,
+                    source=f"{PROCESSING_ROOT}/{EVALUATION_OUTPUT}",
+                    destination=evaluation_uri,
                 )
             ],
         ),
