@@ -1,0 +1,177 @@
+"""``python -m local_twin.pipeline_runner``: run the rendered definition on this machine.
+
+The command does what the upsert Lambda and SageMaker do in AWS, with local values: fill the deploy tokens (through
+ml_code.deploy_tokens, the one implementation), upload the code assets (ml_code.code_assets) and any local files
+given with --upload, start the SageMaker API in-process (moto) with the model package group, then run the execution
+and write its record to --output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import boto3
+from rich.console import Console
+from rich.table import Table
+
+from local_twin.pipeline_runner.definition import DefinitionError
+from local_twin.pipeline_runner.runner import ExecutionResult, PipelineRunner, StepRecord
+from local_twin.pipeline_runner.store import LocalDirectoryStore, ObjectStore, StoreError
+from ml_code.code_assets import KEY_PREFIX, code_assets
+from ml_code.deploy_tokens import DeployValues, TokenError, fill_definition
+
+LOCAL_ACCOUNT = "123456789012"
+
+
+def local_deploy_values(region: str, image_uri: str, bucket: str, group: str) -> DeployValues:
+    """The stand-ins for the account's resources; nothing checks them locally but their shape."""
+    return DeployValues(
+        execution_role_arn=f"arn:aws:iam::{LOCAL_ACCOUNT}:role/pipeline-local-sagemaker-execution",
+        artifacts_bucket=bucket,
+        kms_key_arn=f"arn:aws:kms:{region}:{LOCAL_ACCOUNT}:key/00000000-0000-4000-8000-000000000000",
+        model_package_group_name=group,
+        xgboost_image_uri=image_uri,
+        subnet_ids=("subnet-0000000000000000a", "subnet-0000000000000000b"),
+        security_group_ids=("sg-0000000000000000a",),
+    )
+
+
+def image_uri_for(image_uris: Path, region: str) -> str:
+    """``{{XGBoostImageUri}}`` for the region, from build/image-uris.json (written by make definition)."""
+    table = json.loads(image_uris.read_text())
+    try:
+        return str(table["xgboost"][region])
+    except KeyError as error:
+        raise SystemExit(f"{image_uris} has no xgboost image for region {region!r}") from error
+
+
+def upload_code(store: ObjectStore, bucket: str, definition: dict[str, Any]) -> list[str]:
+    """The same content-addressed objects the upsert Lambda uploads before CreatePipeline.
+
+    A code key in the definition that the current scripts do not produce means the definition was rendered from
+    other scripts: running it would run old code, so that is an error, not a silent mismatch.
+    """
+    uris = []
+    for asset in code_assets():
+        uri = f"s3://{bucket}/{asset.key}"
+        store.put_bytes(uri, asset.body)
+        uris.append(uri)
+    referenced = set(re.findall(rf"s3://{re.escape(bucket)}/{KEY_PREFIX}/[0-9a-f]+/[^\"]+", json.dumps(definition)))
+    stale = sorted(referenced - set(uris))
+    if stale:
+        raise SystemExit(
+            f"the definition names code the scripts no longer produce ({', '.join(stale)}): make definition"
+        )
+    return uris
+
+
+def parse_pairs(pairs: Sequence[str], what: str) -> dict[str, str]:
+    parsed = {}
+    for pair in pairs:
+        name, equals, value = pair.partition("=")
+        if not equals or not name:
+            raise SystemExit(f"{what} {pair!r}: expected NAME=VALUE")
+        parsed[name] = value
+    return parsed
+
+
+@contextmanager
+def in_process_sagemaker(region: str) -> Iterator[Any]:
+    """moto's SageMaker in this process (the local store holds the data, so only the API is emulated)."""
+    from moto import mock_aws
+
+    with mock_aws():
+        yield boto3.client("sagemaker", region_name=region)
+
+
+def step_table(result: ExecutionResult) -> Table:
+    table = Table(title=f"{result.status}: {result.execution_arn}")
+    for column in ("Step", "Type", "Status", "Seconds", "Detail"):
+        table.add_column(column)
+    for record in result.steps:
+        seconds = f"{(record.end_time - record.start_time).total_seconds():.1f}" if record.end_time else "-"
+        detail = record.failure_reason or ", ".join(f"{k}={v}" for k, v in record.outputs.items() if k != "Outcome")
+        if record.step_type == "Condition":
+            detail = f"Outcome={record.metadata['Condition']['Outcome']}"
+        table.add_row(record.step_name, record.step_type, record.step_status, seconds, detail[:160])
+    return table
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m local_twin.pipeline_runner", description=__doc__)
+    parser.add_argument("--definition", type=Path, default=Path("build/pipeline-definition.json"))
+    parser.add_argument("--image-uris", type=Path, default=Path("build/image-uris.json"))
+    parser.add_argument("--region", default="us-east-1")
+    parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="pipeline parameter")
+    parser.add_argument("--upload", action="append", default=[], metavar="FILE=S3URI", help="put a file in the store")
+    parser.add_argument("--store-dir", type=Path, default=Path("build/pipeline-local/store"))
+    parser.add_argument("--workdir", type=Path, default=Path("build/pipeline-local/work"))
+    parser.add_argument("--output", type=Path, default=Path("build/pipeline-local/execution.json"))
+    parser.add_argument("--bucket", default="pipeline-local-artifacts")
+    parser.add_argument("--model-package-group", default="abalone-local")
+    parser.add_argument("--pipeline-name", default="abalone-local")
+    args = parser.parse_args(argv)
+    console = Console(width=max(Console().width, 150))
+    if not args.definition.is_file():
+        raise SystemExit(f"{args.definition} does not exist: run `make definition` first")
+
+    image_uri = image_uri_for(args.image_uris, args.region)
+    values = local_deploy_values(args.region, image_uri, args.bucket, args.model_package_group)
+    try:
+        definition = fill_definition(args.definition.read_text(), values)
+    except TokenError as error:
+        raise SystemExit(f"{args.definition}: {error}") from error
+    store = LocalDirectoryStore(args.store_dir)
+    upload_code(store, args.bucket, definition)
+    for local, uri in parse_pairs(args.upload, "--upload").items():
+        try:
+            store.put_bytes(uri, Path(local).read_bytes())
+        except (OSError, StoreError) as error:
+            raise SystemExit(f"--upload {local}={uri}: {error}") from error
+
+    def progress(record: StepRecord) -> None:
+        console.print(f"[{record.step_status}] {record.step_name}", highlight=False)
+
+    with in_process_sagemaker(args.region) as sagemaker:
+        sagemaker.create_model_package_group(ModelPackageGroupName=args.model_package_group)
+        try:
+            runner = PipelineRunner(
+                definition,
+                store=store,
+                sagemaker_client=sagemaker,
+                workdir=args.workdir,
+                pipeline_name=args.pipeline_name,
+            )
+            result = runner.run(parse_pairs(args.param, "--param"), on_step=progress)
+        except DefinitionError as error:
+            console.print(f"[red]definition rejected:[/red] {error}", highlight=False)
+            return 2
+        package = _package_summary(sagemaker, result.model_package_arn)
+    document = {**result.to_json(), "evaluation": result.property_files, "registered_model_package": package}
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(document, indent=2, default=str) + "\n")
+    console.print(step_table(result))
+    if result.failure_reason:
+        console.print(f"FailureReason: {result.failure_reason}", highlight=False)
+    console.print(f"wall time {document['wall_seconds']:.1f} s; record written to {args.output}", highlight=False)
+    return 0 if result.status == "Succeeded" else 1
+
+
+def _package_summary(sagemaker: Any, arn: str | None) -> dict[str, Any] | None:
+    if arn is None:
+        return None
+    described = sagemaker.describe_model_package(ModelPackageName=arn)
+    containers = described.get("InferenceSpecification", {}).get("Containers", [])
+    return {
+        "ModelPackageArn": arn,
+        "ModelApprovalStatus": described.get("ModelApprovalStatus"),
+        "ModelDataUrl": containers[0].get("ModelDataUrl") if containers else None,
+        "Image": containers[0].get("Image") if containers else None,
+        "ModelMetrics": described.get("ModelMetrics"),
+    }
