@@ -69,13 +69,53 @@ lint: $(VENV)/.installed ## ruff (lint + format check) and mypy
 	$(VENV)/bin/mypy
 
 .PHONY: test
-test: lint $(DEFINITION) ## Every check: lint, types, and all test tiers
+test: lint $(DEFINITION) $(SAM_VENV)/.installed ## Every check: lint, types, and all test tiers (incl. sam validate/build)
 	$(VENV)/bin/pytest; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: the suite is broken" >&2; fi; exit $$rc
 
 .PHONY: test-unit
 test-unit: $(VENV)/.installed $(DEFINITION) ## Only the unit tier
 	$(VENV)/bin/pytest -m unit
+
+# --- SAM: build and validate the application ---------------------------------------------------------------------
+# `sam build` uses the makefile method for every function (Metadata: BuildMethod: makefile, ContextPath: .): it
+# runs `make -f <this file> build-<LogicalId> ARTIFACTS_DIR=...` in a scratch copy of the function's CodeUri. The
+# targets below install cross-platform wheels for Lambda's python3.13 (no local python3.13, no Docker) and copy the
+# code from the repository root, which they find from this file's own path.
+SAM := SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam
+SAM_ROOT := $(patsubst %/,%,$(dir $(abspath $(firstword $(MAKEFILE_LIST)))))
+LAMBDA_PIP := $(SAM_ROOT)/$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-compile \
+	--platform manylinux2014_x86_64 --implementation cp --python-version 3.13 --only-binary=:all:
+# What the upsert Lambda ships of ml_code: the scripts it uploads and the SDK-free token/asset modules. Never
+# pipeline.py or render.py (they import the SageMaker SDK).
+UPSERT_ML_CODE := __init__.py deploy_tokens.py code_assets.py preprocess.py train.py evaluate.py
+
+define lambda_package # $(1) = folder under functions/
+	$(LAMBDA_PIP) --target "$(ARTIFACTS_DIR)" -r $(SAM_ROOT)/functions/$(1)/requirements.txt
+	rm -rf "$(ARTIFACTS_DIR)/$(1)" && cp -r $(SAM_ROOT)/functions/$(1) "$(ARTIFACTS_DIR)/$(1)"
+	rm -f "$(ARTIFACTS_DIR)/$(1)/requirements.txt"
+	find "$(ARTIFACTS_DIR)" -name __pycache__ -prune -exec rm -rf {} +
+endef
+
+.PHONY: build-UpsertPipelineFunction build-OnModelApprovedFunction build-StartDeploymentFunction \
+	build-PipelineHelpersFunction
+build-UpsertPipelineFunction:
+	$(call lambda_package,upsert_pipeline)
+	mkdir -p "$(ARTIFACTS_DIR)/ml_code" "$(ARTIFACTS_DIR)/build"
+	cp $(addprefix $(SAM_ROOT)/ml_code/,$(UPSERT_ML_CODE)) "$(ARTIFACTS_DIR)/ml_code/"
+	cp $(SAM_ROOT)/$(DEFINITION) $(SAM_ROOT)/$(BUILD)/image-uris.json "$(ARTIFACTS_DIR)/build/"
+build-OnModelApprovedFunction build-StartDeploymentFunction:
+	$(call lambda_package,on_model_approved)
+build-PipelineHelpersFunction:
+	$(call lambda_package,pipeline_helpers)
+
+.PHONY: build
+build: $(DEFINITION) $(SAM_VENV)/.installed ## Render the pipeline definition, then `sam build` (offline, no Docker)
+	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(SAM) build --template template.yaml $(ARGS)
+
+.PHONY: validate
+validate: $(SAM_VENV)/.installed ## `sam validate --lint` (cfn-lint) on template.yaml
+	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(SAM) validate --lint --template template.yaml
 
 # --- running things locally ---------------------------------------------------------------------------------------
 .PHONY: clean

@@ -26,16 +26,24 @@ class InvalidInput(ValueError):
     """The execution input is not what the state machine accepts; the message names each wrong field."""
 
 
+def _describe(problem: Any) -> str:
+    """One readable line per problem: the field path without pydantic's union tags, and what is wrong."""
+    where = ".".join(str(p) for p in problem["loc"][1:] if p not in ("train", "deploy")) or "input"
+    if problem["type"] == "string_pattern_mismatch":
+        what = {"ModelPackageArn": "model package ARN", "PipelineExecutionArn": "pipeline execution ARN"}.get(
+            str(problem["loc"][-1]), "value of this field"
+        )
+        return f"{where}: {problem['input']!r} is not a valid {what}"
+    return f"{where}: {problem['msg']}"
+
+
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:
         request = _REQUEST.validate_python(event)
     except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'][1:] if p not in ('train', 'deploy')) or 'input'}: {e['msg']}"
-            for e in error.errors()
-        )
+        problems = "; ".join(_describe(problem) for problem in error.errors())
         raise InvalidInput(f"invalid request: {problems}") from None
     if isinstance(request, ValidateInputRequest):
         return validate_input(request.Input)

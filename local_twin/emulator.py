@@ -1,0 +1,400 @@
+"""The one place where moto's gaps are filled, shared by the tests and ``make local``.
+
+moto 5.2 executes state machines for real, but a few things the train-and-deploy flow needs are missing or are
+stand-ins. Each extension below is installed only inside :func:`emulate` and removed on exit:
+
+=============================== ===================================================================================
+moto (5.2.5)                    with the emulator
+=============================== ===================================================================================
+Lambda invoke echoes the        dispatched in-process to the function's own ``Handler`` with its own environment
+payload (without Docker)        variables (as created from template.yaml); an exception becomes ``FunctionError``
+SageMaker UpdateEndpoint,       implemented (UpdateEndpoint switches the endpoint's config at once, as moto's
+ListPipelineExecutionSteps,     CreateEndpoint is InService at once)
+StopPipelineExecution missing
+StartPipelineExecution is       a pluggable pipeline runner is called; it reports status, failure reason and steps
+always "Succeeded", no steps    (DescribePipelineExecution and ListPipelineExecutionSteps read them back);
+                                ClientRequestToken is idempotent as in AWS
+CreateModel drops               recorded and returned by DescribeModel
+EnableNetworkIsolation
+StartExecution without a name   a UUID name, as in AWS (moto's parser backend names it "None")
+=============================== ===================================================================================
+
+:func:`moto_compatibility_problems` lists what of moto this module relies on and no longer finds (or finds newly
+implemented, so an extension should go); a test fails loudly on any entry.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import sys
+import threading
+import traceback
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import moto
+from moto.awslambda_simple.models import LambdaSimpleBackend
+from moto.core.responses import ActionResult
+from moto.core.utils import utcnow
+from moto.sagemaker.exceptions import ValidationError
+from moto.sagemaker.models import FakeEndpoint, FakePipelineExecution, SageMakerModelBackend
+from moto.sagemaker.responses import SageMakerResponse
+from moto.sagemaker.utils import get_pipeline_execution_from_arn
+from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+MOTO_VERSION_CHECKED = "5.2.5"
+FUNCTIONS_ROOT = Path(__file__).resolve().parent.parent / "functions"
+# Added by this module; if moto ever implements one of them, moto_compatibility_problems() says so.
+ADDED_SAGEMAKER_ACTIONS = ("update_endpoint", "list_pipeline_execution_steps", "stop_pipeline_execution")
+TERMINAL_PIPELINE_STATUSES = ("Succeeded", "Failed", "Stopped")
+
+
+# --- pipeline executions -----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PipelineStart:
+    """What a pipeline runner is told when StartPipelineExecution is called."""
+
+    execution_arn: str
+    pipeline_name: str
+    parameters: dict[str, str]
+    definition: str
+    region: str
+    account_id: str
+
+
+PipelineRunner = Callable[[PipelineStart], None]
+
+
+@dataclass
+class _ExecutionRecord:
+    execution: Any  # moto's FakePipelineExecution
+    steps: list[dict[str, Any]] = field(default_factory=list)
+
+
+class PipelineExecutions:
+    """The registry between moto's SageMaker and whoever really runs pipelines (the local runner, or a test).
+
+    Set ``runner``: it is called on every StartPipelineExecution, may run the pipeline at once or in a thread, and
+    calls :meth:`report` as the execution progresses. Without a runner, executions stay moto's instant "Succeeded".
+    """
+
+    def __init__(self) -> None:
+        self.runner: PipelineRunner | None = None
+        self.stop_requested: set[str] = set()
+        self._records: dict[str, _ExecutionRecord] = {}
+        self._lock = threading.Lock()
+
+    def _started(self, execution: Any, start: PipelineStart) -> None:
+        with self._lock:
+            self._records[start.execution_arn] = _ExecutionRecord(execution)
+        if self.runner is not None:
+            execution.pipeline_execution_status = "Executing"
+            self.runner(start)
+
+    def report(
+        self,
+        execution_arn: str,
+        status: str,
+        failure_reason: str = "",
+        steps: list[dict[str, Any]] | None = None,
+    ) -> None:
+        """Set an execution's status (Executing, Stopping, Succeeded, Failed, Stopped), reason and steps."""
+        if status not in ("Executing", "Stopping", *TERMINAL_PIPELINE_STATUSES):
+            raise ValueError(f"not a pipeline execution status: {status!r}")
+        with self._lock:
+            record = self._records.get(execution_arn)
+            if record is None:
+                raise KeyError(f"no pipeline execution {execution_arn} was started in this emulator")
+            record.execution.pipeline_execution_status = status
+            record.execution.pipeline_execution_failure_reason = failure_reason or None
+            record.execution.last_modified_time = utcnow()
+            if steps is not None:
+                record.steps = [dict(step) for step in steps]
+
+    def steps(self, execution_arn: str) -> list[dict[str, Any]]:
+        with self._lock:
+            record = self._records.get(execution_arn)
+            return [dict(step) for step in record.steps] if record else []
+
+    def status(self, execution_arn: str) -> str:
+        with self._lock:
+            return str(self._records[execution_arn].execution.pipeline_execution_status)
+
+
+# --- Lambda ------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class EmulatedLambdaContext:
+    """The attributes of a Lambda context that handlers and Powertools read."""
+
+    function_name: str
+    invoked_function_arn: str
+    memory_limit_in_mb: int = 256
+    function_version: str = "$LATEST"
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    log_group_name: str = "/aws/lambda/emulated"
+    log_stream_name: str = "emulated"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 300_000
+
+
+@dataclass
+class Emulator:
+    """Handle on the installed extensions (see :func:`emulate`)."""
+
+    pipelines: PipelineExecutions
+    functions_root: Path
+    invocations: list[dict[str, Any]] = field(default_factory=list)
+
+
+_ACTIVE: Emulator | None = None
+# The process environment is global: one dispatched handler at a time sees its function's variables.
+_INVOKE_LOCK = threading.RLock()
+
+
+def _active() -> Emulator:
+    if _ACTIVE is None:  # pragma: no cover - patches exist only while emulate() is active
+        raise RuntimeError("local_twin.emulator extensions used outside emulate()")
+    return _ACTIVE
+
+
+def _invoke(
+    self: LambdaSimpleBackend, function_name: str, qualifier: str | None, body: Any, headers: Any, response_headers: Any
+) -> bytes:
+    """Run the function's Handler in this process, with its environment, as Lambda would."""
+    emulator = _active()
+    function = self.get_function(function_name, qualifier)
+    module_name, _, attribute = str(function.handler).rpartition(".")
+    event = json.loads(body) if body else {}
+    context = EmulatedLambdaContext(function_name=function.function_name, invoked_function_arn=function.function_arn)
+    environment = {
+        **{k: str(v) for k, v in (function.environment_vars or {}).items()},
+        "AWS_REGION": self.region_name,
+        "AWS_DEFAULT_REGION": self.region_name,
+        # There is no X-Ray daemon on a laptop; Powertools' Tracer would try to reach one.
+        "POWERTOOLS_TRACE_DISABLED": "true",
+    }
+    with _INVOKE_LOCK:
+        saved = dict(os.environ)
+        os.environ.update(environment)
+        try:
+            handler = getattr(importlib.import_module(module_name), attribute)
+            result = handler(event, context)
+            payload = json.dumps(result)
+            emulator.invocations.append({"function": function.function_name, "event": event, "error": None})
+        except Exception as error:  # noqa: BLE001 - any handler error becomes Lambda's FunctionError, as in AWS
+            response_headers["x-amz-function-error"] = "Unhandled"
+            payload = json.dumps(
+                {
+                    "errorMessage": str(error),
+                    "errorType": type(error).__name__,
+                    "stackTrace": traceback.format_tb(error.__traceback__),
+                }
+            )
+            emulator.invocations.append({"function": function.function_name, "event": event, "error": str(error)})
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+    return payload.encode()
+
+
+# --- SageMaker ---------------------------------------------------------------------------------------------------
+def _update_endpoint(self: SageMakerModelBackend, endpoint_name: str, endpoint_config_name: str) -> dict[str, str]:
+    endpoint = self.endpoints.get(endpoint_name)
+    if endpoint is None:
+        arn = FakeEndpoint.arn_formatter(endpoint_name, self.account_id, self.region_name)
+        raise ValidationError(message=f"Could not find endpoint '{arn}'.")
+    config = self.endpoint_configs.get(endpoint_config_name)
+    if config is None:
+        raise ValidationError(message=f"Could not find endpoint configuration '{endpoint_config_name}'.")
+    endpoint.endpoint_config_name = endpoint_config_name
+    endpoint.production_variants = endpoint._process_production_variants(config.production_variants)
+    endpoint.endpoint_status = "InService"
+    endpoint.last_modified_time = utcnow()
+    return {"EndpointArn": endpoint.arn}
+
+
+def _response_update_endpoint(self: SageMakerResponse) -> ActionResult:
+    return ActionResult(
+        _update_endpoint(self.sagemaker_backend, self._get_param("EndpointName"), self._get_param("EndpointConfigName"))
+    )
+
+
+def _response_list_pipeline_execution_steps(self: SageMakerResponse) -> ActionResult:
+    arn = self._get_param("PipelineExecutionArn")
+    get_pipeline_execution_from_arn(self.sagemaker_backend.pipelines, arn)  # raises ResourceNotFound like AWS
+    return ActionResult({"PipelineExecutionSteps": _active().pipelines.steps(arn)})
+
+
+def _response_stop_pipeline_execution(self: SageMakerResponse) -> ActionResult:
+    arn = self._get_param("PipelineExecutionArn")
+    execution = get_pipeline_execution_from_arn(self.sagemaker_backend.pipelines, arn)
+    pipelines = _active().pipelines
+    pipelines.stop_requested.add(arn)
+    if execution.pipeline_execution_status == "Executing":
+        # With a runner the runner finishes the stop (reports Stopped); without one nothing is running.
+        execution.pipeline_execution_status = "Stopping" if pipelines.runner else "Stopped"
+    return ActionResult({"PipelineExecutionArn": arn})
+
+
+def _wrap_start_pipeline_execution(original: Callable[..., dict[str, str]]) -> Callable[..., dict[str, str]]:
+    def start_pipeline_execution(
+        self: SageMakerModelBackend,
+        pipeline_name: str,
+        pipeline_execution_display_name: str,
+        pipeline_parameters: list[dict[str, Any]],
+        pipeline_execution_description: str,
+        parallelism_configuration: dict[str, int],
+        client_request_token: str,
+    ) -> dict[str, str]:
+        if client_request_token and pipeline_name in self.pipelines:
+            for arn, execution in self.pipelines[pipeline_name].pipeline_executions.items():
+                if execution.client_request_token == client_request_token:
+                    return {"PipelineExecutionArn": arn}  # idempotent retry, as in AWS
+        result = original(
+            self,
+            pipeline_name,
+            pipeline_execution_display_name,
+            pipeline_parameters,
+            pipeline_execution_description,
+            parallelism_configuration,
+            client_request_token,
+        )
+        arn = result["PipelineExecutionArn"]
+        execution = get_pipeline_execution_from_arn(self.pipelines, arn)
+        start = PipelineStart(
+            execution_arn=arn,
+            pipeline_name=pipeline_name,
+            parameters={p["Name"]: str(p["Value"]) for p in pipeline_parameters or []},
+            definition=str(execution.pipeline_definition_for_execution),
+            region=self.region_name,
+            account_id=self.account_id,
+        )
+        _active().pipelines._started(execution, start)
+        return result
+
+    return start_pipeline_execution
+
+
+def _wrap_describe_pipeline_execution(original: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+    def describe_pipeline_execution(self: SageMakerModelBackend, pipeline_execution_arn: str) -> dict[str, Any]:
+        described = dict(original(self, pipeline_execution_arn))
+        execution = get_pipeline_execution_from_arn(self.pipelines, pipeline_execution_arn)
+        described.pop("FailureReason", None)  # moto always sends ""; AWS sends it only for a failure
+        if execution.pipeline_execution_failure_reason:
+            described["FailureReason"] = execution.pipeline_execution_failure_reason
+        return described
+
+    return describe_pipeline_execution
+
+
+def _wrap_create_model(original: Callable[..., ActionResult]) -> Callable[..., ActionResult]:
+    def create_model(self: SageMakerResponse) -> ActionResult:
+        result = original(self)
+        model = self.sagemaker_backend._models[self._get_param("ModelName")]
+        model.enable_network_isolation = bool(self._get_param("EnableNetworkIsolation", False))
+        return result
+
+    return create_model
+
+
+def _wrap_start_execution(original: Callable[..., Any]) -> Callable[..., Any]:
+    def start_execution(
+        self: StepFunctionsParserBackend,
+        state_machine_arn: str,
+        name: str | None = None,
+        execution_input: str | None = None,
+        trace_header: str | None = None,
+    ) -> Any:
+        return original(self, state_machine_arn, name or str(uuid.uuid4()), execution_input, trace_header)
+
+    return start_execution
+
+
+# --- installing --------------------------------------------------------------------------------------------------
+@contextmanager
+def emulate(functions_root: Path = FUNCTIONS_ROOT) -> Iterator[Emulator]:
+    """Install the extensions (inside or outside ``mock_aws``; also for moto's server in this process)."""
+    global _ACTIVE
+    if _ACTIVE is not None:
+        raise RuntimeError("emulate() is already active in this process")
+    problems = moto_compatibility_problems()
+    if problems:
+        raise RuntimeError("moto changed under local_twin.emulator: " + "; ".join(problems))
+    emulator = Emulator(pipelines=PipelineExecutions(), functions_root=functions_root)
+    root = str(functions_root)
+    added_path = root not in sys.path
+    with ExitStack() as stack:
+        if added_path:
+            sys.path.insert(0, root)
+            stack.callback(sys.path.remove, root)
+        stack.enter_context(mock.patch.object(LambdaSimpleBackend, "invoke", _invoke))
+        stack.enter_context(mock.patch.object(SageMakerModelBackend, "update_endpoint", _update_endpoint, create=True))
+        for name, method in (
+            ("update_endpoint", _response_update_endpoint),
+            ("list_pipeline_execution_steps", _response_list_pipeline_execution_steps),
+            ("stop_pipeline_execution", _response_stop_pipeline_execution),
+        ):
+            stack.enter_context(mock.patch.object(SageMakerResponse, name, method, create=True))
+        stack.enter_context(
+            mock.patch.object(
+                SageMakerModelBackend,
+                "start_pipeline_execution",
+                _wrap_start_pipeline_execution(SageMakerModelBackend.start_pipeline_execution),
+            )
+        )
+        stack.enter_context(
+            mock.patch.object(
+                SageMakerModelBackend,
+                "describe_pipeline_execution",
+                _wrap_describe_pipeline_execution(SageMakerModelBackend.describe_pipeline_execution),
+            )
+        )
+        stack.enter_context(
+            mock.patch.object(SageMakerResponse, "create_model", _wrap_create_model(SageMakerResponse.create_model))
+        )
+        stack.enter_context(
+            mock.patch.object(
+                StepFunctionsParserBackend,
+                "start_execution",
+                _wrap_start_execution(StepFunctionsParserBackend.start_execution),
+            )
+        )
+        _ACTIVE = emulator
+        stack.callback(_deactivate)
+        yield emulator
+
+
+def _deactivate() -> None:
+    global _ACTIVE
+    _ACTIVE = None
+
+
+def moto_compatibility_problems() -> list[str]:
+    """What this module relies on in moto and does not find as expected (empty: all is as checked)."""
+    problems = []
+    if moto.__version__ != MOTO_VERSION_CHECKED:
+        problems.append(f"moto is {moto.__version__}, the extensions were checked against {MOTO_VERSION_CHECKED}")
+    for name in ADDED_SAGEMAKER_ACTIONS:
+        if name in vars(SageMakerResponse):
+            problems.append(f"moto now implements SageMaker {name}: remove the emulator's version")
+    expected = {
+        LambdaSimpleBackend: ("invoke", "get_function"),
+        SageMakerModelBackend: ("start_pipeline_execution", "describe_pipeline_execution"),
+        SageMakerResponse: ("create_model", "_get_param"),
+        FakeEndpoint: ("_process_production_variants", "arn_formatter"),
+        StepFunctionsParserBackend: ("start_execution",),
+    }
+    for cls, attributes in expected.items():
+        problems.extend(f"{cls.__name__}.{a} is gone" for a in attributes if not hasattr(cls, a))
+    for attribute in ("pipeline_execution_status", "pipeline_execution_failure_reason", "client_request_token"):
+        if attribute not in FakePipelineExecution.__init__.__code__.co_names:
+            problems.append(f"FakePipelineExecution no longer sets {attribute}")
+    return problems

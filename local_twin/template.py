@@ -1,0 +1,236 @@
+"""Read template.yaml and resolve what the emulator needs from it, for a given set of values.
+
+The tests and ``make local`` create the state machine from the ASL file with the template's own
+DefinitionSubstitutions, and dispatch Lambda invocations to the template's own Handler with the template's own
+environment, so nothing can drift between what is tested and what deploys.
+
+Parsing uses cfn-lint's YAML decoder (it turns ``!Ref``/``!GetAtt``/``!Sub`` tags into their long forms). Resolving
+is hand-written and small on purpose: no library evaluates intrinsics offline against values the caller chooses
+(physical names, ARNs of resources that only exist in the emulator). It covers the intrinsics this template uses
+and fails, naming the intrinsic, on anything else.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cfnlint.decode.cfn_yaml import loads
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE_PATH = REPO_ROOT / "template.yaml"
+SUB_PATTERN = re.compile(r"\$\{([^}!][^}]*)\}")
+
+
+class TemplateError(ValueError):
+    """The template uses something this resolver does not know, or a value is missing."""
+
+
+def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
+    """The template as plain dicts and lists, intrinsics in long form (``{"Ref": ...}``, ``{"Fn::Sub": ...}``)."""
+    parsed: dict[str, Any] = _plain(loads(path.read_text(), str(path)))
+    return parsed
+
+
+def _plain(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {str(k): _plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_plain(v) for v in node]
+    if isinstance(node, str):
+        return str(node)
+    return node
+
+
+@dataclass
+class TemplateValues:
+    """What the intrinsics resolve to.
+
+    ``parameters`` override the template's defaults; ``refs`` are what ``!Ref <resource>`` gives (physical names) and
+    ``attributes`` what ``!GetAtt <resource>.<attribute>`` gives, keyed ``"Logical.Attribute"``.
+    """
+
+    region: str = "us-east-1"
+    account_id: str = "123456789012"
+    stack_name: str = "abalone-mlops"
+    partition: str = "aws"
+    parameters: dict[str, Any] = field(default_factory=dict)
+    refs: dict[str, str] = field(default_factory=dict)
+    attributes: dict[str, str] = field(default_factory=dict)
+
+
+class Resolver:
+    """Evaluate intrinsics of one template for one set of values."""
+
+    def __init__(self, template: Mapping[str, Any], values: TemplateValues) -> None:
+        self.template = template
+        self.values = values
+        self.parameters: dict[str, Any] = {}
+        for name, spec in template.get("Parameters", {}).items():
+            if name in values.parameters:
+                self.parameters[name] = values.parameters[name]
+            elif "Default" in spec:
+                self.parameters[name] = spec["Default"]
+        unknown = set(values.parameters) - set(template.get("Parameters", {}))
+        if unknown:
+            raise TemplateError(f"values for parameters the template does not declare: {sorted(unknown)}")
+
+    def ref(self, name: str) -> Any:
+        pseudo = {
+            "AWS::Region": self.values.region,
+            "AWS::AccountId": self.values.account_id,
+            "AWS::StackName": self.values.stack_name,
+            "AWS::Partition": self.values.partition,
+            "AWS::URLSuffix": "amazonaws.com",
+        }
+        if name in pseudo:
+            return pseudo[name]
+        if name in self.parameters:
+            return self.parameters[name]
+        if name in self.values.refs:
+            return self.values.refs[name]
+        if name in self.template.get("Parameters", {}):
+            raise TemplateError(f"parameter {name} has no default and no value was given")
+        raise TemplateError(f"no value for !Ref {name} (give it in TemplateValues.refs)")
+
+    def get_att(self, logical_id: str, attribute: str) -> str:
+        key = f"{logical_id}.{attribute}"
+        if key not in self.values.attributes:
+            raise TemplateError(f"no value for !GetAtt {key} (give it in TemplateValues.attributes)")
+        return self.values.attributes[key]
+
+    def condition(self, name: str) -> bool:
+        conditions = self.template.get("Conditions", {})
+        if name not in conditions:
+            raise TemplateError(f"unknown condition {name}")
+        return bool(self.resolve(conditions[name]))
+
+    def sub(self, text: str, variables: Mapping[str, Any]) -> str:
+        def replace(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name in variables:
+                return str(variables[name])
+            if "." in name and not name.startswith("AWS::"):
+                logical_id, attribute = name.split(".", 1)
+                return self.get_att(logical_id, attribute)
+            return str(self.ref(name))
+
+        return SUB_PATTERN.sub(replace, text)
+
+    def resolve(self, node: Any) -> Any:  # noqa: C901 - one branch per intrinsic reads best here
+        if isinstance(node, list):
+            return [self.resolve(item) for item in node]
+        if not isinstance(node, dict):
+            return node
+        if len(node) != 1 or not next(iter(node)).startswith(("Ref", "Fn::", "Condition")):
+            return {key: self.resolve(value) for key, value in node.items()}
+        ((key, arg),) = node.items()
+        if key == "Ref":
+            return self.ref(arg)
+        if key == "Fn::GetAtt":
+            logical_id, attribute = arg if isinstance(arg, list) else arg.split(".", 1)
+            return self.get_att(logical_id, attribute)
+        if key == "Fn::Sub":
+            if isinstance(arg, list):
+                return self.sub(arg[0], {k: self.resolve(v) for k, v in arg[1].items()})
+            return self.sub(arg, {})
+        if key == "Fn::Join":
+            return str(arg[0]).join(str(v) for v in self._as_list(self.resolve(arg[1])))
+        if key == "Fn::Split":
+            return str(self.resolve(arg[1])).split(arg[0])
+        if key == "Fn::Select":
+            return self._as_list(self.resolve(arg[1]))[int(self.resolve(arg[0]))]
+        if key == "Fn::If":
+            return self.resolve(arg[1] if self.condition(arg[0]) else arg[2])
+        if key == "Fn::Equals":
+            return str(self.resolve(arg[0])) == str(self.resolve(arg[1]))
+        if key == "Fn::Not":
+            return not self.resolve(arg[0])
+        if key == "Fn::And":
+            return all(self.resolve(a) for a in arg)
+        if key == "Fn::Or":
+            return any(self.resolve(a) for a in arg)
+        if key == "Condition":
+            return self.condition(arg)
+        raise TemplateError(f"intrinsic {key} is not supported by local_twin.template")
+
+    @staticmethod
+    def _as_list(value: Any) -> list[Any]:
+        if isinstance(value, list):
+            return value
+        if isinstance(value, str):
+            return value.split(",") if value else []
+        raise TemplateError(f"expected a list, got {value!r}")
+
+
+@dataclass(frozen=True)
+class FunctionConfig:
+    """What the emulator needs to create and dispatch one function: its handler and its environment."""
+
+    logical_id: str
+    handler: str
+    runtime: str
+    timeout: int
+    environment: dict[str, str]
+
+
+def function_ids(template: Mapping[str, Any]) -> list[str]:
+    return [k for k, v in template["Resources"].items() if v.get("Type") == "AWS::Serverless::Function"]
+
+
+def function_config(template: Mapping[str, Any], logical_id: str, values: TemplateValues) -> FunctionConfig:
+    """Handler, runtime, timeout and environment (Globals merged with the function's own), resolved."""
+    resource = template["Resources"].get(logical_id)
+    if resource is None or resource.get("Type") != "AWS::Serverless::Function":
+        raise TemplateError(f"{logical_id} is not an AWS::Serverless::Function of the template")
+    resolver = Resolver(template, values)
+    globals_ = template.get("Globals", {}).get("Function", {})
+    props = resource["Properties"]
+    env = {
+        **globals_.get("Environment", {}).get("Variables", {}),
+        **props.get("Environment", {}).get("Variables", {}),
+    }
+    return FunctionConfig(
+        logical_id=logical_id,
+        handler=props["Handler"],
+        runtime=props.get("Runtime", globals_.get("Runtime", "")),
+        timeout=int(props.get("Timeout", globals_.get("Timeout", 3))),
+        environment={name: str(resolver.resolve(value)) for name, value in env.items()},
+    )
+
+
+def state_machine_substitutions(template: Mapping[str, Any], logical_id: str, values: TemplateValues) -> dict[str, str]:
+    props = template["Resources"][logical_id]["Properties"]
+    resolver = Resolver(template, values)
+    return {name: str(resolver.resolve(value)) for name, value in props.get("DefinitionSubstitutions", {}).items()}
+
+
+def state_machine_definition(
+    template: Mapping[str, Any], logical_id: str, values: TemplateValues, root: Path = REPO_ROOT
+) -> str:
+    """The ASL file named by DefinitionUri with the template's DefinitionSubstitutions applied, as CloudFormation
+    does: every ``${Key}`` replaced by its value; a token without a substitution is an error here (CloudFormation
+    would leave it and the state machine would fail at run time)."""
+    props = template["Resources"][logical_id]["Properties"]
+    text = (root / props["DefinitionUri"]).read_text()
+    substitutions = state_machine_substitutions(template, logical_id, values)
+    missing = sorted(set(SUB_PATTERN.findall(text)) - set(substitutions))
+    if missing:
+        raise TemplateError(f"{props['DefinitionUri']} uses tokens with no DefinitionSubstitution: {missing}")
+    return SUB_PATTERN.sub(lambda m: substitutions[m.group(1)], text)
+
+
+def asl_tokens(template: Mapping[str, Any], logical_id: str, root: Path = REPO_ROOT) -> set[str]:
+    props = template["Resources"][logical_id]["Properties"]
+    return set(SUB_PATTERN.findall((root / props["DefinitionUri"]).read_text()))
+
+
+def rule_pattern(template: Mapping[str, Any], logical_id: str, values: TemplateValues) -> dict[str, Any]:
+    """An EventBridge rule's EventPattern, resolved (e.g. the model package group filled in)."""
+    pattern: dict[str, Any] = Resolver(template, values).resolve(
+        template["Resources"][logical_id]["Properties"]["EventPattern"]
+    )
+    return pattern
