@@ -1,0 +1,87 @@
+"""Content-addressed code keys: same bytes → same key, everywhere; different bytes → different key."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from ml_code import code_assets
+from ml_code.code_assets import CodeAsset
+
+
+def copy_ml_code(tmp_path: Path) -> Path:
+    target = tmp_path / "ml_code"
+    target.mkdir()
+    for name in (code_assets.PREPROCESS_SCRIPT, code_assets.EVALUATE_SCRIPT, code_assets.TRAIN_SCRIPT):
+        shutil.copy(code_assets.ML_CODE_DIR / name, target / name)
+    return target
+
+
+def by_name(assets: list[CodeAsset]) -> dict[str, CodeAsset]:
+    return {asset.file_name: asset for asset in assets}
+
+
+def test_assets_are_the_two_scripts_and_the_training_archive() -> None:
+    assets = by_name(code_assets.code_assets())
+
+    assert sorted(assets) == ["evaluate.py", "preprocess.py", "sourcedir.tar.gz"]
+    for name, asset in assets.items():
+        prefix, digest, file_name = asset.key.split("/")
+        assert (prefix, file_name) == ("pipeline-code", name)
+        assert len(digest) == 16 and int(digest, 16) >= 0
+    assert assets["preprocess.py"].body == (code_assets.ML_CODE_DIR / "preprocess.py").read_bytes()
+    assert assets["sourcedir.tar.gz"].content_type == "application/gzip"
+
+
+def test_the_archive_holds_train_py_with_neutral_metadata() -> None:
+    archive = by_name(code_assets.code_assets())["sourcedir.tar.gz"].body
+
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        members = tar.getmembers()
+        assert [member.name for member in members] == ["train.py"]
+        assert (members[0].mtime, members[0].uid, members[0].uname) == (0, 0, "")
+        extracted = tar.extractfile(members[0])
+        assert extracted is not None
+        assert extracted.read() == (code_assets.ML_CODE_DIR / "train.py").read_bytes()
+
+
+def test_keys_are_stable_across_copies_and_time(tmp_path: Path) -> None:
+    copy = copy_ml_code(tmp_path)
+    for path in copy.iterdir():  # a different checkout: other mtimes
+        path.touch()
+
+    assert code_assets.code_assets(copy) == code_assets.code_assets()
+
+
+def test_a_changed_script_changes_only_its_own_key(tmp_path: Path) -> None:
+    copy = copy_ml_code(tmp_path)
+    original = by_name(code_assets.code_assets(copy))
+    (copy / "train.py").write_bytes((copy / "train.py").read_bytes() + b"\n# changed\n")
+    changed = by_name(code_assets.code_assets(copy))
+
+    assert changed["sourcedir.tar.gz"].key != original["sourcedir.tar.gz"].key
+    assert changed["preprocess.py"].key == original["preprocess.py"].key
+    assert changed["evaluate.py"].key == original["evaluate.py"].key
+
+
+def test_a_missing_script_is_named(tmp_path: Path) -> None:
+    copy = copy_ml_code(tmp_path)
+    (copy / "evaluate.py").unlink()
+    with pytest.raises(FileNotFoundError, match="evaluate.py is missing"):
+        code_assets.code_assets(copy)
+
+
+def test_asset_for_names_what_exists() -> None:
+    with pytest.raises(KeyError, match="no code asset named 'nope.py'; have: preprocess.py, evaluate.py"):
+        code_assets.asset_for("nope.py", code_assets.code_assets())
+
+
+def test_the_rendered_definition_references_the_current_keys(definition: dict[str, object]) -> None:
+    # If this fails, build/pipeline-definition.json is older than the scripts: `make definition` re-renders it.
+    text = str(definition)
+    for asset in code_assets.code_assets():
+        assert f"s3://{{{{ArtifactsBucket}}}}/{asset.key}" in text
