@@ -6,6 +6,7 @@ The definition and the ml_code scripts ship inside this Lambda package (next to 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -121,8 +122,8 @@ def upsert_pipeline(settings: PipelineSettings, sagemaker: SageMakerClient, s3: 
         PipelineName=settings.pipeline_name,
         PipelineDefinition=definition,
         RoleArn=role,
-        # CreatePipeline is idempotent on this token: a retried custom-resource call does not fail on "exists".
-        ClientRequestToken=f"upsert-{settings.pipeline_name}"[:128],
+        # Idempotent on this token: a retried call with the same definition does not fail on "already exists".
+        ClientRequestToken=hashlib.sha256(f"{settings.pipeline_name}|{definition}".encode()).hexdigest(),
     )
     return created["PipelineArn"]
 
@@ -130,8 +131,13 @@ def upsert_pipeline(settings: PipelineSettings, sagemaker: SageMakerClient, s3: 
 def pipeline_exists(name: str, sagemaker: SageMakerClient) -> bool:
     try:
         sagemaker.describe_pipeline(PipelineName=name)
-    except sagemaker.exceptions.ResourceNotFound:
-        return False
+    except sagemaker.exceptions.ClientError as error:
+        # DescribePipeline documents ResourceNotFound; some implementations answer ValidationException instead.
+        code = error.response.get("Error", {}).get("Code", "")
+        message = str(error.response.get("Error", {}).get("Message", ""))
+        if code == "ResourceNotFound" or (code == "ValidationException" and "Could not find pipeline" in message):
+            return False
+        raise
     return True
 
 
@@ -139,5 +145,5 @@ def delete_pipeline(name: str, sagemaker: SageMakerClient) -> bool:
     """Delete the pipeline with the stack; an already-deleted pipeline is not an error (Delete must converge)."""
     if not pipeline_exists(name, sagemaker):
         return False
-    sagemaker.delete_pipeline(PipelineName=name, ClientRequestToken=f"delete-{name}"[:128])
+    sagemaker.delete_pipeline(PipelineName=name)  # botocore fills the idempotency token
     return True
