@@ -118,6 +118,31 @@ validate: $(SAM_VENV)/.installed ## `sam validate --lint` (cfn-lint) on template
 	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(SAM) validate --lint --template template.yaml
 
 # --- running things locally ---------------------------------------------------------------------------------------
+.PHONY: local
+local: $(VENV)/.installed $(DEFINITION) ## Train, approve and deploy on this machine (make local ARGS="--target batch")
+	$(PY) -m local_twin $(ARGS)
+
+# Only the pipeline: its definition executed step by step on data/abalone.csv; record in build/pipeline-local/.
+.PHONY: pipeline-local
+pipeline-local: $(VENV)/.installed $(DEFINITION) ## Run the pipeline definition locally (ARGS="--param MseThreshold=0.1")
+	$(PY) -m local_twin.pipeline_runner --upload data/abalone.csv=s3://pipeline-local-artifacts/data/abalone.csv $(ARGS)
+
+# The UCI Machine Learning Repository, data set 1 (CC BY 4.0). abalone.data inside the zip is the header-less CSV the
+# pipeline reads; its SHA-256 is checked so a changed or truncated download is refused instead of trained on.
+ABALONE_URL := https://archive.ics.uci.edu/static/public/1/abalone.zip
+ABALONE_SHA256 := de37cdcdcaaa50c309d514f248f7c2302a5f1f88c168905eba23fe2fbc78449f
+
+.PHONY: data
+data: ## Download the abalone data set from the UCI repository to data/abalone.csv
+	@mkdir -p data
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	echo "downloading $(ABALONE_URL)" && \
+	curl --fail --location --silent --show-error --retry 3 --max-time 300 -o "$$tmp/abalone.zip" "$(ABALONE_URL)" && \
+	unzip -p "$$tmp/abalone.zip" abalone.data > "$$tmp/abalone.csv" && \
+	{ echo "$(ABALONE_SHA256)  $$tmp/abalone.csv" | sha256sum --check --quiet - || \
+	  { echo "make data: the download is not the expected abalone.data (SHA-256 differs); data/ left unchanged" >&2; exit 1; }; } && \
+	mv "$$tmp/abalone.csv" data/abalone.csv && \
+	echo "data/abalone.csv: $$(wc -l < data/abalone.csv) rows"
 .PHONY: clean
 clean: ## Remove build outputs (keeps the environments)
 	rm -rf $(BUILD) .aws-sam

@@ -1,0 +1,588 @@
+"""Start the AWS emulator for one local run and create in it what ``template.yaml`` declares.
+
+The emulator is moto's server, in this process, on a free loopback port. For the duration of the run the process
+environment points every boto3 client at it -- the run's own clients, the Lambda handlers dispatched in-process and
+the state machine interpreter, which calls back to ``localhost:$MOTO_PORT`` -- with throw-away credentials, no
+profile and no config file, so nothing in the run can reach a real AWS account. The previous environment is restored
+when the run ends.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import io
+import json
+import logging
+import os
+import zipfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.exceptions import ClientError, ParamValidationError
+from moto.core.config import default_user_config
+from moto.moto_api._internal.models import moto_api_backend
+from moto.server import ThreadedMotoServer
+
+from local_twin.template import (
+    TEMPLATE_PATH,
+    FunctionConfig,
+    Resolver,
+    TemplateError,
+    TemplateValues,
+    function_config,
+    load_template,
+    state_machine_definition,
+)
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+ACCOUNT_ID = "123456789012"  # moto's default account
+# The emulator's behaviour this project relies on: state machines are really executed, Lambda runs without Docker
+# (its invoke is dispatched in-process by local_twin.emulator).
+EMULATOR_CONFIG: dict[str, dict[str, bool]] = {
+    "stepfunctions": {"execute_state_machine": True},
+    "lambda": {"use_docker": False},
+}
+
+
+@dataclass(frozen=True)
+class Emulator:
+    """A running emulator: where it listens and how to make a client for it."""
+
+    url: str
+    port: int
+    region: str
+    account_id: str = ACCOUNT_ID
+
+    def client(self, service: str) -> Any:
+        return boto3.client(service, region_name=self.region, endpoint_url=self.url)  # type: ignore[call-overload]
+
+
+def run_environment(url: str, port: int, region: str, environ: Mapping[str, str]) -> dict[str, str | None]:
+    """The environment changes a run makes: ``None`` removes a variable.
+
+    Service-specific endpoint variables (``AWS_ENDPOINT_URL_S3``...) and profiles are removed, because either could
+    send a client of the run somewhere else than the emulator.
+    """
+    changes: dict[str, str | None] = {name: None for name in environ if name.startswith("AWS_ENDPOINT_URL_")}
+    changes.update(
+        {
+            "AWS_ENDPOINT_URL": url,
+            "MOTO_PORT": str(port),
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_SESSION_TOKEN": None,
+            "AWS_SECURITY_TOKEN": None,
+            "AWS_PROFILE": None,
+            "AWS_DEFAULT_PROFILE": None,
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            "AWS_DEFAULT_REGION": region,
+            "AWS_REGION": region,
+            "AWS_EC2_METADATA_DISABLED": "true",
+        }
+    )
+    return changes
+
+
+@contextmanager
+def patched_environ(changes: Mapping[str, str | None]) -> Iterator[None]:
+    saved = {name: os.environ.get(name) for name in changes}
+    try:
+        for name, value in changes.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        boto3.DEFAULT_SESSION = None  # a cached default session would keep the old credentials and endpoints
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        boto3.DEFAULT_SESSION = None
+
+
+@contextmanager
+def running_emulator(region: str) -> Iterator[Emulator]:
+    """Start a fresh emulator (empty state), point the process at it, and stop and forget it afterwards."""
+    saved_config = copy.deepcopy(default_user_config)
+    werkzeug_log = logging.getLogger("werkzeug")  # the server logs every request line; keep the run's output clean
+    saved_level = werkzeug_log.level
+    werkzeug_log.setLevel(logging.ERROR)
+    moto_api_backend.reset()
+    default_user_config.update(EMULATOR_CONFIG)  # type: ignore[typeddict-item]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        url = f"http://{host}:{port}"
+        with patched_environ(run_environment(url, port, region, os.environ)):
+            yield Emulator(url=url, port=port, region=region)
+    finally:
+        server.stop()
+        moto_api_backend.reset()
+        default_user_config.update(saved_config)
+        werkzeug_log.setLevel(saved_level)
+
+
+def upload_file(s3: S3Client, path: os.PathLike[str], bucket: str, key: str, kms_key_arn: str) -> str:
+    """Put a local file into the bucket, SSE-KMS with the project key as every object of the project; its s3 URI."""
+    with open(path, "rb") as handle:
+        s3.put_object(Bucket=bucket, Key=key, Body=handle, ServerSideEncryption="aws:kms", SSEKMSKeyId=kms_key_arn)
+    return f"s3://{bucket}/{key}"
+
+
+# --- provisioning from template.yaml ----------------------------------------------------------------------------------
+# Resource types whose only effect is outside what a local run can observe; they are listed in the result, not created.
+NO_LOCAL_EFFECT: dict[str, str] = {
+    "AWS::SNS::Subscription": "e-mail subscriptions need a mailbox",
+    "AWS::KMS::Alias": "only a display name for the key",
+    "AWS::CloudWatch::Alarm": "no metrics are emitted locally",
+    "AWS::ApplicationAutoScaling::ScalableTarget": "the local endpoint is a single process",
+    "AWS::ApplicationAutoScaling::ScalingPolicy": "the local endpoint is a single process",
+    "AWS::Logs::ResourcePolicy": "log delivery is not emulated",
+}
+# Created later by the run itself, as CloudFormation would create it by invoking the function behind it.
+CREATED_BY_THE_RUN = {"Custom::SageMakerPipeline": "the upsert stage invokes its ServiceToken function"}
+LAMBDA_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+}
+STATES_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+}
+NETWORK_CIDR = "10.42.0.0/16"
+SAM_FUNCTION = "AWS::Serverless::Function"
+SAM_STATE_MACHINE = "AWS::Serverless::StateMachine"
+IMPLICIT_ROLE = "SAM::ImplicitRole"  # not a CloudFormation type: the role SAM adds for a function or state machine
+
+
+class ProvisionError(RuntimeError):
+    """A resource of the template cannot be created in the emulator; the message names it."""
+
+
+@dataclass
+class Stack:
+    """What provisioning created: physical names and ARNs by logical id, and what the run needs most."""
+
+    name: str
+    template: dict[str, Any]
+    values: TemplateValues
+    created: dict[str, str] = field(default_factory=dict)  # logical id → physical id
+    not_created: dict[str, str] = field(default_factory=dict)  # logical id → why
+    adjustments: list[str] = field(default_factory=list)  # what was created differently from AWS, and why
+    functions: dict[str, FunctionConfig] = field(default_factory=dict)  # logical id → config (handler, env)
+    function_names: dict[str, str] = field(default_factory=dict)  # logical id → function name
+
+    def ref(self, logical_id: str) -> str:
+        return self.values.refs[logical_id]
+
+    def attribute(self, logical_id: str, attribute: str) -> str:
+        return self.values.attributes[f"{logical_id}.{attribute}"]
+
+    def logical_ids(self, resource_type: str) -> list[str]:
+        return [key for key, value in self.template["Resources"].items() if value.get("Type") == resource_type]
+
+    def only(self, resource_type: str) -> str:
+        ids = [key for key in self.logical_ids(resource_type) if key in self.created]
+        if len(ids) != 1:
+            raise ProvisionError(f"expected one {resource_type} in the template, found {ids}")
+        return ids[0]
+
+
+def local_network(emulator: Emulator) -> tuple[list[str], list[str]]:
+    """Two private subnets in two zones and a security group: what network.yaml gives the stack in AWS."""
+    ec2 = emulator.client("ec2")
+    vpc_id = ec2.create_vpc(CidrBlock=NETWORK_CIDR)["Vpc"]["VpcId"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc_id, CidrBlock=f"10.42.{index}.0/24", AvailabilityZone=f"{emulator.region}{zone}")[
+            "Subnet"
+        ]["SubnetId"]
+        for index, zone in enumerate("ab")
+    ]
+    group = ec2.create_security_group(VpcId=vpc_id, GroupName="sagemaker-jobs", Description="SageMaker jobs")
+    return subnets, [group["GroupId"]]
+
+
+def provision(
+    emulator: Emulator,
+    *,
+    parameters: Mapping[str, Any],
+    stack_name: str = "abalone-mlops",
+    template_path: Path = TEMPLATE_PATH,
+) -> Stack:
+    """Create the template's resources in the emulator, in dependency order, with the template's own properties."""
+    template = load_template(template_path)
+    values = TemplateValues(
+        region=emulator.region, account_id=emulator.account_id, stack_name=stack_name, parameters=dict(parameters)
+    )
+    resolver = Resolver(template, values)
+    stack = Stack(name=stack_name, template=template, values=values)
+    creators = _creators()
+    for logical_id, kind in _creation_order(template):
+        if kind == IMPLICIT_ROLE:
+            # Trust only for now: its policies name resources created later, so they are added with the owner.
+            owner_type = template["Resources"][logical_id.removesuffix("Role")]["Type"]
+            trust = STATES_TRUST if owner_type == SAM_STATE_MACHINE else LAMBDA_TRUST
+            stack.created[logical_id] = _create_role(emulator, stack, logical_id, trust, [])
+            continue
+        resource = template["Resources"][logical_id]
+        condition = resource.get("Condition")
+        if condition and not resolver.condition(condition):
+            stack.not_created[logical_id] = f"condition {condition} is false"
+            continue
+        if kind in NO_LOCAL_EFFECT:
+            stack.not_created[logical_id] = NO_LOCAL_EFFECT[kind]
+            continue
+        if kind in CREATED_BY_THE_RUN:
+            stack.not_created[logical_id] = CREATED_BY_THE_RUN[kind]
+            continue
+        creator = creators.get(kind)
+        if creator is None:
+            raise ProvisionError(
+                f"{logical_id}: resource type {kind} is not provisioned by local_twin/provision.py; add it there "
+                "(or to NO_LOCAL_EFFECT with the reason it does not matter locally)"
+            )
+        try:
+            physical_id = creator(
+                emulator, stack, resolver, logical_id, resolver.resolve(resource.get("Properties", {}))
+            )
+        except (TemplateError, ClientError, ParamValidationError) as error:
+            raise ProvisionError(f"{logical_id} ({kind}): {error}") from error
+        stack.created[logical_id] = physical_id
+    return stack
+
+
+# Types whose physical id others reference, created first; everything else keeps the template's order after them.
+_ORDER = (
+    "AWS::KMS::Key",
+    "AWS::S3::Bucket",
+    "AWS::SageMaker::ModelPackageGroup",
+    "AWS::IAM::Role",
+    IMPLICIT_ROLE,
+    "AWS::IAM::ManagedPolicy",
+    "AWS::IAM::Policy",
+    "AWS::SNS::Topic",
+    "AWS::SQS::Queue",
+    "AWS::Logs::LogGroup",
+    "AWS::Serverless::Function",
+    "AWS::Events::Rule",
+    "AWS::Serverless::StateMachine",
+)
+
+
+def _creation_order(template: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(logical id, type) in creation order, with the roles SAM generates for functions and state machines
+    (``<LogicalId>Role``) right after the template's own roles: policies may name them."""
+    resources = template["Resources"]
+    entries = [(key, str(value["Type"])) for key, value in resources.items()]
+    entries += [
+        (f"{key}Role", IMPLICIT_ROLE)
+        for key, value in resources.items()
+        if value["Type"] in (SAM_FUNCTION, SAM_STATE_MACHINE) and "Role" not in value.get("Properties", {})
+    ]
+    rank = {kind: index for index, kind in enumerate(_ORDER)}
+    return sorted(entries, key=lambda entry: rank.get(entry[1], len(_ORDER)))
+
+
+Creator = Callable[[Emulator, Stack, Resolver, str, dict[str, Any]], str]
+
+
+def _creators() -> dict[str, Creator]:
+    return {
+        "AWS::KMS::Key": _kms_key,
+        "AWS::S3::Bucket": _bucket,
+        "AWS::S3::BucketPolicy": _bucket_policy,
+        "AWS::SageMaker::ModelPackageGroup": _model_package_group,
+        "AWS::IAM::Role": _role,
+        "AWS::IAM::ManagedPolicy": _managed_policy,
+        "AWS::IAM::Policy": _inline_policy,
+        "AWS::SNS::Topic": _topic,
+        "AWS::SQS::Queue": _queue,
+        "AWS::SQS::QueuePolicy": _queue_policy,
+        "AWS::Logs::LogGroup": _log_group,
+        "AWS::Serverless::Function": _function,
+        "AWS::Events::Rule": _rule,
+        "AWS::Lambda::Permission": _permission,
+        "AWS::Serverless::StateMachine": _state_machine,
+    }
+
+
+def _physical_name(stack: Stack, logical_id: str, limit: int = 64, lower: bool = False) -> str:
+    """CloudFormation's generated-name shape, ``<stack>-<LogicalId>-<suffix>``, cut to the service's limit."""
+    suffix = hashlib.sha256(f"{stack.name}/{logical_id}".encode()).hexdigest()[:12].upper()
+    name = f"{stack.name}-{logical_id}"[: limit - len(suffix) - 1] + f"-{suffix}"
+    return name.lower() if lower else name
+
+
+def _kms_key(emulator: Emulator, stack: Stack, resolver: Resolver, logical_id: str, props: dict[str, Any]) -> str:
+    kms = emulator.client("kms")
+    key = kms.create_key(
+        Description=props.get("Description", ""),
+        Policy=json.dumps(props["KeyPolicy"]) if "KeyPolicy" in props else None,
+        KeyUsage=props.get("KeyUsage", "ENCRYPT_DECRYPT"),
+    )["KeyMetadata"]
+    if props.get("EnableKeyRotation"):
+        kms.enable_key_rotation(KeyId=key["KeyId"])
+    stack.values.refs[logical_id] = key["KeyId"]
+    stack.values.attributes[f"{logical_id}.Arn"] = key["Arn"]
+    return str(key["Arn"])
+
+
+def _bucket(emulator: Emulator, stack: Stack, resolver: Resolver, logical_id: str, props: dict[str, Any]) -> str:
+    s3 = emulator.client("s3")
+    name = props.get("BucketName") or _physical_name(stack, logical_id, limit=63, lower=True)
+    if emulator.region == "us-east-1":
+        s3.create_bucket(Bucket=name)
+    else:
+        s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": emulator.region})
+    if "BucketEncryption" in props:
+        # CloudFormation's names for the API's Rules and ApplyServerSideEncryptionByDefault
+        rules = [
+            {
+                ("ApplyServerSideEncryptionByDefault" if key == "ServerSideEncryptionByDefault" else key): value
+                for key, value in rule.items()
+            }
+            for rule in props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+        ]
+        s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={"Rules": rules})
+    if "PublicAccessBlockConfiguration" in props:
+        s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration=props["PublicAccessBlockConfiguration"])
+    if "OwnershipControls" in props:
+        s3.put_bucket_ownership_controls(Bucket=name, OwnershipControls=props["OwnershipControls"])
+    if "VersioningConfiguration" in props:
+        s3.put_bucket_versioning(Bucket=name, VersioningConfiguration=props["VersioningConfiguration"])
+    stack.values.refs[logical_id] = name
+    stack.values.attributes[f"{logical_id}.Arn"] = f"arn:aws:s3:::{name}"
+    return str(name)
+
+
+def _bucket_policy(emulator: Emulator, stack: Stack, resolver: Resolver, logical_id: str, props: dict[str, Any]) -> str:
+    """The policy without its conditional statements: the emulator evaluates bucket policies but ignores conditions,
+    so ``Deny ... aws:SecureTransport=false`` would deny every request (its endpoint is plain HTTP on loopback)."""
+    document = dict(props["PolicyDocument"])
+    statements = document.get("Statement", [])
+    statements = statements if isinstance(statements, list) else [statements]
+    kept = [statement for statement in statements if "Condition" not in statement]
+    dropped = [
+        str(statement.get("Sid", index)) for index, statement in enumerate(statements) if "Condition" in statement
+    ]
+    if dropped:
+        stack.adjustments.append(f"{logical_id}: conditional statements not applied locally: {', '.join(dropped)}")
+    if kept:
+        document["Statement"] = kept
+        emulator.client("s3").put_bucket_policy(Bucket=props["Bucket"], Policy=json.dumps(document))
+    return str(props["Bucket"])
+
+
+def _model_package_group(
+    emulator: Emulator, stack: Stack, resolver: Resolver, logical_id: str, props: dict[str, Any]
+) -> str:
+    name = props["ModelPackageGroupName"]
+    created = emulator.client("sagemaker").create_model_package_group(
+        ModelPackageGroupName=name, ModelPackageGroupDescription=props.get("ModelPackageGroupDescription", "")
+    )
+    stack.values.refs[logical_id] = name
+    stack.values.attributes[f"{logical_id}.ModelPackageGroupArn"] = created["ModelPackageGroupArn"]
+    return str(name)
+
+
+def _create_role(
+    emulator: Emulator, stack: Stack, logical_id: str, trust: Mapping[str, Any], policies: Sequence[Mapping[str, Any]]
+) -> str:
+    iam = emulator.client("iam")
+    name = _physical_name(stack, logical_id)
+    arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    for policy in policies:
+        iam.put_role_policy(
+            RoleName=name, PolicyName=policy["PolicyName"], PolicyDocument=json.dumps(policy["PolicyDocument"])
+        )
+    stack.values.refs[logical_id] = name
+    stack.values.attributes[f"{logical_id}.Arn"] = arn
+    return str(arn)
+
+
+def _role(emulator: Emulator, stack: Stack, resolver: Resolver, logical_id: str, props: dict[str, Any]) -> str:
+    return _create_role(emulator, stack, logical_id, props["AssumeRolePolicyDocument"], props.get("Policies", []))
+
+
+def _managed_policy(
+    emulator: Emulator, stack: Stack, resolver: Resolver, logical_id: str, props: dict[str, Any]
+) -> str:
+    iam = emulator.client("iam")
+    name = props.get("ManagedPolicyName") or _physical_name(stack, logical_id, limit=128)
+    arn = iam.create_policy(PolicyName=name, PolicyDocument=json.dumps(props["PolicyDocument"]))["Policy"]["Arn"]
+    for role in props.get("Roles", []):
+        iam.attach_role_policy(RoleName=role, PolicyArn=arn)
+    stack.values.refs[logical_id] = arn
+    return str(arn)
+
+
+def _inline_policy(emulator: Emulator, stack: Stack, resolver: Resolver, logical_id: str, props: dict[str, Any]) -> str:
+    iam = emulator.client("iam")
+    for role in props.get("Roles", []):
+        iam.put_role_policy(
+            RoleName=role, PolicyName=props["PolicyName"], PolicyDocument=json.dumps(props["PolicyDocument"])
+        )
+    stack.values.refs[logical_id] = props["PolicyName"]
+    return str(props["PolicyName"])
+
+
+def _topic(emulator: Emulator, stack: Stack, resolver: Resolver, logical_id: str, props: dict[str, Any]) -> str:
+    attributes = {key: str(props[key]) for key in ("DisplayName", "KmsMasterKeyId") if key in props}
+    name = props.get("TopicName") or _physical_name(stack, logical_id, limit=256)
+    arn = emulator.client("sns").create_topic(Name=name, Attributes=attributes)["TopicArn"]
+    stack.values.refs[logical_id] = arn
+    stack.values.attributes[f"{logical_id}.TopicArn"] = arn
+    stack.values.attributes[f"{logical_id}.TopicName"] = name
+    return str(arn)
+
+
+def _queue(emulator: Emulator, stack: Stack, resolver: Resolver, logical_id: str, props: dict[str, Any]) -> str:
+    sqs = emulator.client("sqs")
+    keys = ("KmsMasterKeyId", "MessageRetentionPeriod", "VisibilityTimeout", "KmsDataKeyReusePeriodSeconds")
+    attributes = {key: str(props[key]) for key in keys if key in props}
+    name = props.get("QueueName") or _physical_name(stack, logical_id, limit=80)
+    url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    stack.values.refs[logical_id] = url
+    stack.values.attributes[f"{logical_id}.Arn"] = arn
+    stack.values.attributes[f"{logical_id}.QueueName"] = name
+    return str(url)
+
+
+def _queue_policy(emulator: Emulator, stack: Stack, resolver: Resolver, logical_id: str, props: dict[str, Any]) -> str:
+    sqs = emulator.client("sqs")
+    for url in props["Queues"]:
+        sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(props["PolicyDocument"])})
+    return ",".join(props["Queues"])
+
+
+def _log_group(emulator: Emulator, stack: Stack, resolver: Resolver, logical_id: str, props: dict[str, Any]) -> str:
+    logs = emulator.client("logs")
+    name = props.get("LogGroupName") or f"/aws/local/{_physical_name(stack, logical_id, limit=200)}"
+    extra = {"kmsKeyId": props["KmsKeyId"]} if props.get("KmsKeyId") else {}
+    logs.create_log_group(logGroupName=name, **extra)
+    if "RetentionInDays" in props:
+        logs.put_retention_policy(logGroupName=name, retentionInDays=int(props["RetentionInDays"]))
+    arn = f"arn:aws:logs:{emulator.region}:{emulator.account_id}:log-group:{name}:*"
+    stack.values.refs[logical_id] = name
+    stack.values.attributes[f"{logical_id}.Arn"] = arn
+    return name
+
+
+def _sam_policies(logical_id: str, props: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """SAM's ``Policies`` (inline statements) as the role policies SAM generates for them."""
+    policies: list[dict[str, Any]] = []
+    for index, policy in enumerate(props.get("Policies", [])):
+        if isinstance(policy, dict) and "Statement" in policy:
+            document = {"Version": "2012-10-17", "Statement": policy["Statement"]}
+            policies.append({"PolicyName": f"{logical_id}RolePolicy{index}", "PolicyDocument": document})
+        else:
+            raise ProvisionError(f"{logical_id}: only inline policy statements are provisioned, got {policy!r}")
+    return policies
+
+
+def _function(emulator: Emulator, stack: Stack, resolver: Resolver, logical_id: str, props: dict[str, Any]) -> str:
+    config = function_config(stack.template, logical_id, stack.values)
+    role_arn = props.get("Role") or _implicit_role_policies(emulator, stack, logical_id, props)
+    name = props.get("FunctionName") or _physical_name(stack, logical_id)
+    globals_ = resolver.resolve(stack.template.get("Globals", {}).get("Function", {}))
+    extra: dict[str, Any] = {}
+    kms_key = props.get("KmsKeyArn", globals_.get("KmsKeyArn"))
+    if kms_key:
+        extra["KMSKeyArn"] = kms_key
+    created = emulator.client("lambda").create_function(
+        FunctionName=name,
+        Runtime=config.runtime,
+        Role=role_arn,
+        Handler=config.handler,
+        # The code runs in-process (local_twin.emulator dispatches by Handler); the emulator only needs a package.
+        Code={"ZipFile": _placeholder_package(config.handler)},
+        Description=props.get("Description", ""),
+        Timeout=config.timeout,
+        MemorySize=int(props.get("MemorySize", globals_.get("MemorySize", 128))),
+        Environment={"Variables": config.environment},
+        TracingConfig={"Mode": props.get("Tracing", globals_.get("Tracing", "PassThrough"))},
+        **extra,
+    )
+    stack.functions[logical_id] = config
+    stack.function_names[logical_id] = name
+    stack.values.refs[logical_id] = name
+    stack.values.attributes[f"{logical_id}.Arn"] = created["FunctionArn"]
+    return str(created["FunctionArn"])
+
+
+def _implicit_role_policies(emulator: Emulator, stack: Stack, logical_id: str, props: Mapping[str, Any]) -> str:
+    """Add SAM's policies to the role SAM generated for ``logical_id``; its ARN."""
+    iam = emulator.client("iam")
+    role = f"{logical_id}Role"
+    for policy in _sam_policies(logical_id, props):
+        iam.put_role_policy(
+            RoleName=stack.ref(role),
+            PolicyName=policy["PolicyName"],
+            PolicyDocument=json.dumps(policy["PolicyDocument"]),
+        )
+    return stack.attribute(role, "Arn")
+
+
+def _placeholder_package(handler: str) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("README.txt", f"dispatched in-process to {handler} by local_twin.emulator\n")
+    return buffer.getvalue()
+
+
+def _rule(emulator: Emulator, stack: Stack, resolver: Resolver, logical_id: str, props: dict[str, Any]) -> str:
+    events = emulator.client("events")
+    name = props.get("Name") or _physical_name(stack, logical_id)
+    arn = events.put_rule(
+        Name=name,
+        EventPattern=json.dumps(props["EventPattern"]),
+        State=props.get("State", "ENABLED"),
+        Description=props.get("Description", ""),
+    )["RuleArn"]
+    targets = [
+        {key: value for key, value in target.items() if key != "Id"} | {"Id": target["Id"]}
+        for target in props.get("Targets", [])
+    ]
+    if targets:
+        events.put_targets(Rule=name, Targets=targets)
+    stack.values.refs[logical_id] = name
+    stack.values.attributes[f"{logical_id}.Arn"] = arn
+    return str(arn)
+
+
+def _permission(emulator: Emulator, stack: Stack, resolver: Resolver, logical_id: str, props: dict[str, Any]) -> str:
+    extra = {key: props[key] for key in ("SourceArn", "SourceAccount") if key in props}
+    emulator.client("lambda").add_permission(
+        FunctionName=props["FunctionName"],
+        StatementId=logical_id,
+        Action=props["Action"],
+        Principal=props["Principal"],
+        **extra,
+    )
+    return logical_id
+
+
+def _state_machine(emulator: Emulator, stack: Stack, resolver: Resolver, logical_id: str, props: dict[str, Any]) -> str:
+    role_arn = props.get("Role") or _implicit_role_policies(emulator, stack, logical_id, props)
+    definition = state_machine_definition(stack.template, logical_id, stack.values)
+    name = props.get("Name") or _physical_name(stack, logical_id, limit=80)
+    arn = emulator.client("stepfunctions").create_state_machine(
+        name=name, definition=definition, roleArn=role_arn, type=props.get("Type", "STANDARD")
+    )["stateMachineArn"]
+    stack.values.refs[logical_id] = arn
+    stack.values.attributes[f"{logical_id}.Arn"] = arn
+    stack.values.attributes[f"{logical_id}.Name"] = name
+    return str(arn)
