@@ -34,6 +34,7 @@ def lambda_handler(event: ModelPackageStateChange, context: LambdaContext) -> di
     outcome = start_deployment(
         detail.model_package_arn,
         settings["DEFAULT_DEPLOYMENT_TARGET"],
+        trigger=f"event:{event.id}",
         expected_group=settings["MODEL_PACKAGE_GROUP_NAME"],
         state_machine_arn=settings["STATE_MACHINE_ARN"],
         sagemaker=boto3.client("sagemaker"),
@@ -51,6 +52,7 @@ def start_deployment_handler(event: StartDeploymentRequest, context: LambdaConte
     outcome = start_deployment(
         event.ModelPackageArn,
         event.Target,
+        trigger=f"train:{event.TrainingExecution}",
         expected_group=settings["MODEL_PACKAGE_GROUP_NAME"],
         state_machine_arn=settings["STATE_MACHINE_ARN"],
         sagemaker=boto3.client("sagemaker"),

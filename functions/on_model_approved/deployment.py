@@ -57,6 +57,7 @@ def start_deployment(
     package_arn: str,
     target: str,
     *,
+    trigger: str,
     expected_group: str,
     state_machine_arn: str,
     sagemaker: SageMakerClient,
@@ -75,7 +76,10 @@ def start_deployment(
     approval_time = package.get("LastModifiedTime") or package["CreationTime"]
     name = execution_name(package_arn, package["ModelPackageVersion"], approval_time)
     arn = f"{state_machine_arn.replace(':stateMachine:', ':execution:', 1)}:{name}"
-    payload = json.dumps({"Mode": "deploy", "ModelPackageArn": package_arn, "Target": target})
+    # The trigger (event id, or the training execution) is part of the input, for the audit trail. Step Functions
+    # treats a repeated StartExecution with the same name and input as the same call (the same event delivered
+    # twice), and refuses the same name with another input (another event, or the train path) as a duplicate.
+    payload = json.dumps({"Mode": "deploy", "ModelPackageArn": package_arn, "Target": target, "Trigger": trigger})
     try:
         started = sfn.start_execution(stateMachineArn=state_machine_arn, name=name, input=payload)
     except sfn.exceptions.ExecutionAlreadyExists:

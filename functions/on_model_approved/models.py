@@ -37,3 +37,4 @@ class StartDeploymentRequest(BaseModel):
 
     ModelPackageArn: str = Field(..., pattern=MODEL_PACKAGE_ARN_PATTERN)
     Target: DeploymentTarget
+    TrainingExecution: str = Field(..., min_length=1, max_length=80)

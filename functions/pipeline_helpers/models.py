@@ -37,6 +37,7 @@ class DeployInput(_Strict):
     ModelPackageArn: str = Field(..., pattern=MODEL_PACKAGE_ARN_PATTERN)
     Target: Literal["endpoint", "batch"] | None = None
     BatchInputS3Uri: str | None = Field(None, pattern=S3_URI_PATTERN)
+    Trigger: str | None = Field(None, max_length=256, description="who asked: event:<id> or train:<execution>")
     PollSeconds: int | None = Field(None, ge=0, le=3600)
     MaxPolls: int | None = Field(None, ge=1, le=10_000)
 
