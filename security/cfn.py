@@ -82,3 +82,68 @@ def _sub(arg: Any, values: Mapping[str, Any], conditions: Mapping[str, bool]) ->
     text, local = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1])
     scope = {**values, **{name: resolve(value, values, conditions) for name, value in local.items()}}
     return _SUB_VARIABLE.sub(lambda match: str(_lookup(scope, match.group(1))), text)
+
+
+def specialise(template: Mapping[str, Any], parameters: Mapping[str, Any]) -> dict[str, Any]:
+    """The template as one deployment sees it: conditions decided, ``Fn::If`` resolved, parameter ``Ref``s replaced.
+
+    Why: CloudFormation hooks (and so the Control Tower proactive controls) judge resolved properties, and cfn-guard
+    rules cannot evaluate ``Fn::If``. References to resources and pseudo parameters stay as they are, so the rules'
+    "refers to a KMS key in this template" checks still work. Parameters not given take their Default.
+    """
+    declared = template.get("Parameters", {}) or {}
+    values = {name: spec.get("Default") for name, spec in declared.items() if isinstance(spec, dict) and "Default" in spec}
+    values.update(parameters)
+    missing = sorted(set(declared) - set(values))
+    if missing:
+        raise UnresolvedError(f"no value for the parameters {', '.join(missing)}")
+    conditions: dict[str, bool] = {}
+    for name, expression in (template.get("Conditions", {}) or {}).items():
+        conditions[name] = _condition(expression, values, conditions, template.get("Conditions", {}))
+    result = {key: value for key, value in template.items() if key not in ("Conditions", "Rules")}
+    result["Resources"] = {
+        logical_id: _specialise(resource, values, conditions)
+        for logical_id, resource in template["Resources"].items()
+        if "Condition" not in resource or conditions[resource["Condition"]]
+    }
+    if "Outputs" in template:
+        result["Outputs"] = {
+            name: _specialise(output, values, conditions)
+            for name, output in template["Outputs"].items()
+            if "Condition" not in output or conditions[output["Condition"]]
+        }
+    return result
+
+
+def _specialise(node: Any, parameters: Mapping[str, Any], conditions: Mapping[str, bool]) -> Any:
+    if isinstance(node, list):
+        return [_specialise(item, parameters, conditions) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if len(node) == 1:
+        (key, arg), = node.items()
+        if key == "Ref" and arg in parameters:
+            return parameters[arg]
+        if key == "Fn::If":
+            condition, when_true, when_false = arg
+            return _specialise(when_true if conditions[condition] else when_false, parameters, conditions)
+    return {key: _specialise(value, parameters, conditions) for key, value in node.items()}
+
+
+def _condition(expression: Any, parameters: Mapping[str, Any], decided: dict[str, bool], all_: Mapping[str, Any]) -> bool:
+    """Evaluate a template condition over parameter values (Fn::Equals/Not/And/Or and Condition references)."""
+    (key, arg), = expression.items()
+    if key == "Condition":
+        if arg not in decided:
+            decided[arg] = _condition(all_[arg], parameters, decided, all_)
+        return decided[arg]
+    if key == "Fn::Equals":
+        left, right = (_specialise(side, parameters, decided) for side in arg)
+        return str(left) == str(right)
+    if key == "Fn::Not":
+        return not _condition(arg[0], parameters, decided, all_)
+    if key == "Fn::And":
+        return all(_condition(item, parameters, decided, all_) for item in arg)
+    if key == "Fn::Or":
+        return any(_condition(item, parameters, decided, all_) for item in arg)
+    raise UnresolvedError(f"unsupported condition function {key}")
