@@ -44,11 +44,27 @@ def local_deploy_values(region: str, image_uri: str, bucket: str, group: str) ->
 
 def image_uri_for(image_uris: Path, region: str) -> str:
     """``{{XGBoostImageUri}}`` for the region, from build/image-uris.json (written by make definition)."""
+    if not image_uris.is_file():
+        raise PreparationError(f"{image_uris} does not exist: run `make definition` first")
     table = json.loads(image_uris.read_text())
     try:
         return str(table["xgboost"][region])
     except KeyError as error:
-        raise SystemExit(f"{image_uris} has no xgboost image for region {region!r}") from error
+        raise PreparationError(f"{image_uris} has no xgboost image for region {region!r}") from error
+
+
+class PreparationError(ValueError):
+    """The definition cannot be made ready to run (tokens, stale code keys, missing files)."""
+
+
+def prepare_definition(text: str, values: DeployValues, store: ObjectStore) -> dict[str, Any]:
+    """Fill the deploy tokens and upload the code assets, as the upsert Lambda does before CreatePipeline."""
+    try:
+        definition = fill_definition(text, values)
+    except TokenError as error:
+        raise PreparationError(str(error)) from error
+    upload_code(store, values.artifacts_bucket, definition)
+    return definition
 
 
 def upload_code(store: ObjectStore, bucket: str, definition: dict[str, Any]) -> list[str]:
@@ -65,9 +81,8 @@ def upload_code(store: ObjectStore, bucket: str, definition: dict[str, Any]) -> 
     referenced = set(re.findall(rf"s3://{re.escape(bucket)}/{KEY_PREFIX}/[0-9a-f]+/[^\"]+", json.dumps(definition)))
     stale = sorted(referenced - set(uris))
     if stale:
-        raise SystemExit(
-            f"the definition names code the scripts no longer produce ({', '.join(stale)}): make definition"
-        )
+        names = ", ".join(stale)
+        raise PreparationError(f"the definition names code the scripts no longer produce ({names}): make definition")
     return uris
 
 
@@ -121,19 +136,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.definition.is_file():
         raise SystemExit(f"{args.definition} does not exist: run `make definition` first")
 
-    image_uri = image_uri_for(args.image_uris, args.region)
-    values = local_deploy_values(args.region, image_uri, args.bucket, args.model_package_group)
-    try:
-        definition = fill_definition(args.definition.read_text(), values)
-    except TokenError as error:
-        raise SystemExit(f"{args.definition}: {error}") from error
     store = LocalDirectoryStore(args.store_dir)
-    upload_code(store, args.bucket, definition)
+    try:
+        image_uri = image_uri_for(args.image_uris, args.region)
+        values = local_deploy_values(args.region, image_uri, args.bucket, args.model_package_group)
+        definition = prepare_definition(args.definition.read_text(), values, store)
+    except PreparationError as error:
+        raise SystemExit(f"{args.definition}: {error}") from error
     for local, uri in parse_pairs(args.upload, "--upload").items():
         try:
             store.put_bytes(uri, Path(local).read_bytes())
         except (OSError, StoreError) as error:
-            raise SystemExit(f"--upload {local}={uri}: {error}") from error
+            hint = " (make data downloads data/abalone.csv)" if isinstance(error, FileNotFoundError) else ""
+            raise SystemExit(f"--upload {local}={uri}: {error}{hint}") from error
 
     def progress(record: StepRecord) -> None:
         console.print(f"[{record.step_status}] {record.step_name}", highlight=False)

@@ -3,7 +3,7 @@
 Processing and training code runs in a subprocess of the image's local Python (images.py), inside a per-step folder
 that stands in for the container's ``/opt/ml``: every ``/opt/ml/...`` path in the step's entrypoint and arguments is
 rewritten to that folder. Model registration, model creation and transform jobs go to the SageMaker API (moto
-locally); a transform also really scores its input with the model, as the serving container would.
+locally); a transform also really scores its input (local_twin.batch_transform), as the serving container would.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from local_twin.pipeline_runner.definition import StepSpec
 from local_twin.pipeline_runner.images import ImageError, LocalImage, local_image
-from local_twin.pipeline_runner.store import ObjectStore, StoreError, download_prefix, upload_directory
+from local_twin.pipeline_runner.store import ObjectStore, S3Store, StoreError, download_prefix, upload_directory
 
 if TYPE_CHECKING:
     from mypy_boto3_sagemaker import SageMakerClient
@@ -114,7 +114,10 @@ def _environment(extra: Mapping[str, Any]) -> dict[str, str]:
 
 
 def _run(command: list[str], cwd: Path, env: Mapping[str, str], logs: Path, step: str) -> str:
-    """Run a job's process; on a non-zero exit fail the step with the tail of its stderr. Returns its output."""
+    """Run a job's process; on a non-zero exit fail the step with the tail of its stderr. Returns its output.
+
+    ``logs`` is the step's container folder: its stdout.log and stderr.log stay there for inspection.
+    """
     stdout_path, stderr_path = logs / "stdout.log", logs / "stderr.log"
     with stdout_path.open("wb") as stdout, stderr_path.open("wb") as stderr:
         completed = subprocess.run(command, cwd=cwd, env=dict(env), stdout=stdout, stderr=stderr, check=False)
@@ -123,6 +126,9 @@ def _run(command: list[str], cwd: Path, env: Mapping[str, str], logs: Path, step
         tail = "\n".join(stderr_path.read_text(errors="replace").rstrip().splitlines()[-STDERR_TAIL_LINES:])
         reason = f"step {step!r}: {Path(command[1]).name if len(command) > 1 else command[0]} exited with code "
         reason += f"{completed.returncode}: {tail}"
+        if CONTAINER_ROOT in tail.replace(str(logs.resolve()), ""):
+            # the script used a real container path: only paths in the step's arguments are mapped to local folders
+            reason += f" [hint: pass every {CONTAINER_ROOT}... path as a container argument so it is mapped locally]"
         # keep the end of the message: the exception line is the most useful part of a traceback
         if len(reason) > FAILURE_REASON_LIMIT:
             reason = "..." + reason[-(FAILURE_REASON_LIMIT - 3) :]
@@ -367,39 +373,35 @@ def run_create_model(step: StepSpec, arguments: dict[str, Any], env: JobEnvironm
 
 
 def run_transform(step: StepSpec, arguments: dict[str, Any], env: JobEnvironment) -> StepOutcome:
-    """A batch transform: every input object scored with the model, ``<name>.out`` written to S3OutputPath.
+    """A batch transform: CreateTransformJob, then its input really scored by the local twin's batch transform.
 
-    The model's image decides how: the SageMaker XGBoost image in algorithm mode serves ``xgboost-model`` with one
-    prediction per CSV line; local_twin.pipeline_runner.batch_transform does the same in the image's environment.
+    local_twin.batch_transform is the one local implementation of the XGBoost image's batch serving (the local
+    endpoint shares it); it reads and writes through boto3, so this step needs an S3 store (moto or AWS).
     """
+    # imported here: the model server (Flask) is needed only by pipelines with a Transform step
+    from local_twin.batch_transform import TransformJobError, TransformSpec
+    from local_twin.batch_transform import run_transform as batch_transform
+    from local_twin.endpoint_server import ModelLoadError, extract_model_archive, load_model
+
     job = env.job_name(step.name)
+    if not isinstance(env.store, S3Store):
+        raise StepFailed(f"step {step.name!r}: a Transform step runs only with an S3 store (S3Store), not a folder")
     try:
         model = env.sagemaker.describe_model(ModelName=arguments["ModelName"])
-    except env.sagemaker.exceptions.ClientError as error:
-        raise StepFailed(f"step {step.name!r}: DescribeModel {arguments.get('ModelName')!r} failed: {error}") from error
-    primary = model.get("PrimaryContainer", {})
-    image = env.image(primary.get("Image"), step.name)
-    container = _Container(env.workdir, step.name)
-    model_dir, input_dir, output_dir = (container.root / n for n in ("model", "input", "output"))
-    source = arguments["TransformInput"]["DataSource"]["S3DataSource"]
-    try:
-        _extract(env.store.get_bytes(primary["ModelDataUrl"]), model_dir, step.name)
-        download_prefix(env.store, source["S3Uri"], input_dir)
-    except (StoreError, KeyError) as error:
-        raise StepFailed(f"step {step.name!r}: {error}") from error
-    content_type = arguments["TransformInput"].get("ContentType", "text/csv")
-    command = [str(image.python), "-m", "local_twin.pipeline_runner.batch_transform"]
-    command += ["--model-dir", str(model_dir), "--input-dir", str(input_dir), "--output-dir", str(output_dir)]
-    command += ["--content-type", content_type]
-    repository_root = Path(__file__).resolve().parents[2]
-    _run(command, container.root, _environment({"PYTHONPATH": repository_root}), container.root, step.name)
-    output_uri = arguments["TransformOutput"]["S3OutputPath"]
-    upload_directory(env.store, output_dir, output_uri)
-    try:
+        env.image(model.get("PrimaryContainer", {}).get("Image"), step.name)
         env.sagemaker.create_transform_job(TransformJobName=job, **arguments)
         described = dict(env.sagemaker.describe_transform_job(TransformJobName=job))
     except env.sagemaker.exceptions.ClientError as error:
-        raise StepFailed(f"step {step.name!r}: CreateTransformJob failed: {error}") from error
+        raise StepFailed(f"step {step.name!r}: {error}") from error
     described.pop("ResponseMetadata", None)
+    container = _Container(env.workdir, step.name)
+    try:
+        spec = TransformSpec.from_description(described)
+        archive = env.store.get_bytes(model["PrimaryContainer"]["ModelDataUrl"])
+        loaded = load_model(extract_model_archive(archive, container.root / "model"))
+        result = batch_transform(spec, loaded, env.store.client)
+    except (TransformJobError, ModelLoadError, StoreError) as error:
+        raise StepFailed(f"step {step.name!r}: {error}") from error
     metadata = {"TransformJob": {"Arn": described["TransformJobArn"]}}
-    return StepOutcome(described, metadata, {"S3OutputPath": output_uri})
+    outputs = {"S3OutputPath": spec.output_path, "Outputs": result.outputs, "Records": result.records}
+    return StepOutcome(described, metadata, outputs)

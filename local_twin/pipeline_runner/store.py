@@ -44,29 +44,29 @@ class S3Store:
     """S3 through a boto3 client; optional SSE-KMS on every write, as the project's buckets require."""
 
     def __init__(self, client: S3Client, kms_key_id: str | None = None) -> None:
-        self._client = client
+        self.client = client
         self._kms_key_id = kms_key_id
 
     def put_bytes(self, uri: str, body: bytes) -> None:
         bucket, key = split_uri(uri)
         if self._kms_key_id:
-            self._client.put_object(
+            self.client.put_object(
                 Bucket=bucket, Key=key, Body=body, ServerSideEncryption="aws:kms", SSEKMSKeyId=self._kms_key_id
             )
         else:
-            self._client.put_object(Bucket=bucket, Key=key, Body=body)
+            self.client.put_object(Bucket=bucket, Key=key, Body=body)
 
     def get_bytes(self, uri: str) -> bytes:
         bucket, key = split_uri(uri)
         try:
-            return self._client.get_object(Bucket=bucket, Key=key)["Body"].read()
-        except self._client.exceptions.NoSuchKey as error:
+            return self.client.get_object(Bucket=bucket, Key=key)["Body"].read()
+        except self.client.exceptions.NoSuchKey as error:
             raise StoreError(f"{uri} does not exist") from error
 
     def list_keys(self, uri: str) -> list[str]:
         bucket, prefix = split_uri(uri)
         keys: list[str] = []
-        for page in self._client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
             keys.extend(item["Key"] for item in page.get("Contents", []))
         return keys
 

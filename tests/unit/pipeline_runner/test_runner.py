@@ -18,7 +18,7 @@ from local_twin.pipeline_runner.definition import DefinitionError
 from local_twin.pipeline_runner.runner import PipelineRunner, StepRecord
 from local_twin.pipeline_runner.store import LocalDirectoryStore
 
-from .conftest import BUCKET, seed_store
+from .helpers import BUCKET, seed_store
 
 
 def _runner(definition: dict[str, Any], store: LocalDirectoryStore, sagemaker: Any, tmp_path: Path) -> PipelineRunner:

@@ -1,0 +1,157 @@
+"""The real rendered definition (build/pipeline-definition.json) on data/abalone.csv, prepared exactly as the CLI
+and the upsert Lambda prepare it: tokens filled by ml_code.deploy_tokens, code uploaded from ml_code.code_assets."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from local_twin.pipeline_runner import cli
+from local_twin.pipeline_runner.definition import DefinitionError
+from local_twin.pipeline_runner.runner import ExecutionResult, PipelineRunner
+from local_twin.pipeline_runner.store import LocalDirectoryStore
+from ml_code import evaluate, preprocess, train
+from ml_code.pipeline_names import (
+    CONDITION_STEP,
+    DATA_KEY,
+    EVALUATE_STEP,
+    EVALUATION_REPORT,
+    FAIL_STEP,
+    PREPROCESS_STEP,
+    REGISTER_STEP,
+    TRAIN_STEP,
+)
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+BUILD = REPO_ROOT / "build"
+BUCKET = "integration-artifacts"
+GROUP = "abalone-integration"
+
+
+@pytest.fixture(scope="module")
+def definition_text() -> str:
+    path = BUILD / "pipeline-definition.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: run `make definition` (make test does it first)")
+    return path.read_text()
+
+
+@pytest.fixture
+def harness(
+    definition_text: str, abalone_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[PipelineRunner, Any]]:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    store = LocalDirectoryStore(tmp_path / "store")
+    image = cli.image_uri_for(BUILD / "image-uris.json", "us-east-1")
+    values = cli.local_deploy_values("us-east-1", image, BUCKET, GROUP)
+    filled = cli.prepare_definition(definition_text, values, store)
+    store.put_bytes(f"s3://{BUCKET}/{DATA_KEY}", abalone_csv.read_bytes())
+    with mock_aws():
+        sagemaker = boto3.client("sagemaker", region_name="us-east-1")
+        sagemaker.create_model_package_group(ModelPackageGroupName=GROUP)
+        runner = PipelineRunner(filled, store=store, sagemaker_client=sagemaker, workdir=tmp_path / "work")
+        yield runner, sagemaker
+
+
+def _statuses(result: ExecutionResult) -> dict[str, str]:
+    return {record.step_name: record.step_status for record in result.steps}
+
+
+def _ml_code_test_mse(abalone_csv: Path, tmp_path: Path) -> float:
+    """The test MSE of ml_code's own scripts run directly (no pipeline), with their default settings."""
+    data, splits, model, report = (tmp_path / "direct" / name for name in ("input", "splits", "model", "report"))
+    data.mkdir(parents=True)
+    (data / abalone_csv.name).write_bytes(abalone_csv.read_bytes())
+    assert preprocess.main(["--input-dir", str(data), "--output-dir", str(splits)]) == 0
+    train_args = ["--train", str(splits / "train"), "--validation", str(splits / "validation"), "--model-dir"]
+    assert train.main([*train_args, str(model)]) == 0
+    metrics = evaluate.evaluate(model, splits / "test", report)
+    return float(metrics["regression_metrics"]["mse"]["value"])
+
+
+def test_default_run_succeeds_and_registers_the_model_with_the_measured_metrics(
+    harness: tuple[PipelineRunner, Any], abalone_csv: Path, tmp_path: Path
+) -> None:
+    runner, sagemaker = harness
+
+    result = runner.run()
+
+    assert result.status == "Succeeded", result.failure_reason
+    assert _statuses(result) == {
+        PREPROCESS_STEP: "Succeeded",
+        TRAIN_STEP: "Succeeded",
+        EVALUATE_STEP: "Succeeded",
+        CONDITION_STEP: "Succeeded",
+        REGISTER_STEP: "Succeeded",
+    }
+    report = result.property_files[f"{EVALUATE_STEP}.{EVALUATION_REPORT}"]
+    mse = report["regression_metrics"]["mse"]["value"]
+    assert mse == pytest.approx(_ml_code_test_mse(abalone_csv, tmp_path), rel=1e-9)
+    assert mse <= 6.0
+    package = sagemaker.describe_model_package(ModelPackageName=result.model_package_arn)
+    assert package["ModelPackageGroupName"] == GROUP
+    assert package["ModelApprovalStatus"] == "PendingManualApproval"
+    train_record = next(r for r in result.steps if r.step_name == TRAIN_STEP)
+    container = package["InferenceSpecification"]["Containers"][0]
+    assert container["ModelDataUrl"] == train_record.outputs["S3ModelArtifacts"]
+    assert container["Image"].endswith("/sagemaker-xgboost:3.0-5")
+    metrics_uri = package["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"]
+    assert json.loads(runner.store.get_bytes(metrics_uri)) == report
+
+
+def test_a_threshold_below_the_mse_fails_the_execution_through_the_fail_step(
+    harness: tuple[PipelineRunner, Any],
+) -> None:
+    runner, _ = harness
+
+    result = runner.run({"MseThreshold": "0.1"})
+
+    mse = result.property_files[f"{EVALUATE_STEP}.{EVALUATION_REPORT}"]["regression_metrics"]["mse"]["value"]
+    assert result.status == "Failed"
+    assert _statuses(result)[FAIL_STEP] == "Failed"
+    assert REGISTER_STEP not in _statuses(result)
+    assert result.failure_reason == f"Model test MSE {mse} is above the threshold 0.1"
+    assert result.model_package_arn is None
+
+
+def test_approval_override_is_honoured_and_unknown_parameters_are_rejected(
+    harness: tuple[PipelineRunner, Any],
+) -> None:
+    runner, sagemaker = harness
+
+    with pytest.raises(DefinitionError, match=r"unknown pipeline parameter\(s\): MseLimit"):
+        runner.run({"MseLimit": "5"})
+    result = runner.run({"ModelApprovalStatus": "Approved"})
+
+    package = sagemaker.describe_model_package(ModelPackageName=result.model_package_arn)
+    assert package["ModelApprovalStatus"] == "Approved"
+
+
+def test_the_cli_writes_the_execution_record(definition_text: str, abalone_csv: Path, tmp_path: Path) -> None:
+    output = tmp_path / "execution.json"
+    arguments = [
+        "--definition",
+        str(BUILD / "pipeline-definition.json"),
+        "--image-uris",
+        str(BUILD / "image-uris.json"),
+    ]
+    arguments += ["--store-dir", str(tmp_path / "store"), "--workdir", str(tmp_path / "work"), "--output", str(output)]
+    arguments += ["--upload", f"{abalone_csv}=s3://pipeline-local-artifacts/{DATA_KEY}", "--param", "MseThreshold=6"]
+
+    assert cli.main(arguments) == 0
+
+    record = json.loads(output.read_text())
+    assert record["status"] == "Succeeded"
+    assert [step["step_status"] for step in record["steps"]] == ["Succeeded"] * 5
+    assert all(step["start_time"] and step["end_time"] for step in record["steps"])
+    assert record["evaluation"][f"{EVALUATE_STEP}.{EVALUATION_REPORT}"]["regression_metrics"]["mse"]["value"] > 0
+    package = record["registered_model_package"]
+    assert package["ModelApprovalStatus"] == "PendingManualApproval"
+    assert package["ModelDataUrl"].endswith("/output/model.tar.gz")
