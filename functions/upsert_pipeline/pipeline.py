@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -145,5 +146,6 @@ def delete_pipeline(name: str, sagemaker: SageMakerClient) -> bool:
     """Delete the pipeline with the stack; an already-deleted pipeline is not an error (Delete must converge)."""
     if not pipeline_exists(name, sagemaker):
         return False
-    sagemaker.delete_pipeline(PipelineName=name)  # botocore fills the idempotency token
+    # A fresh token per call: a retried Delete finds the pipeline gone (above) and converges anyway.
+    sagemaker.delete_pipeline(PipelineName=name, ClientRequestToken=uuid.uuid4().hex)
     return True

@@ -19,7 +19,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
         monkeypatch.setenv(name, "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.delenv("AWS_PROFILE", raising=False)
-    with mock_aws(config=MOTO_CONFIG), emulate() as emulator:  # type: ignore[arg-type]
+    with mock_aws(config=MOTO_CONFIG), emulate() as emulator:  # type: ignore[call-overload]
         yield emulator
 
 

@@ -11,7 +11,7 @@ import json
 import time
 import zipfile
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import boto3
 
@@ -46,7 +46,7 @@ class Stack:
     def notifications(self) -> list[dict[str, Any]]:
         """Messages published to the topic so far (delivered through an SQS subscription)."""
         sqs = boto3.client("sqs", region_name=REGION)
-        messages = []
+        messages: list[dict[str, Any]] = []
         while True:
             batch = sqs.receive_message(QueueUrl=self.notifications_queue_url, MaxNumberOfMessages=10).get(
                 "Messages", []
@@ -115,7 +115,7 @@ def create_stack(parameters: dict[str, Any] | None = None) -> Stack:
         config = function_config(template, logical_id, values)
         lambda_client.create_function(
             FunctionName=logical_id,
-            Runtime=config.runtime,
+            Runtime=cast("Any", config.runtime),
             Role=role_arn,
             Handler=config.handler,
             Code={"ZipFile": _zip()},

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Literal
 
 import boto3
 
@@ -17,8 +17,10 @@ from tests.integration.statemachine.stack import (
     wait_for_execution,
 )
 
+ApprovalStatus = Literal["Approved", "PendingManualApproval", "Rejected"]
 
-def register_package(status: str = "Approved") -> str:
+
+def register_package(status: ApprovalStatus = "Approved") -> str:
     sagemaker = boto3.client("sagemaker", region_name=REGION)
     arn: str = sagemaker.create_model_package(
         ModelPackageGroupName=GROUP,

@@ -4,14 +4,14 @@ plugged into local_twin.emulator (moto itself would report every execution "Succ
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 import boto3
 
 from local_twin.emulator import Emulator, PipelineStart
 from ml_code.deploy_tokens import tokens_in
 from tests.integration.statemachine.stack import GROUP, REGION, Stack, executed_states, wait_for_execution
-from tests.integration.statemachine.test_deploy_path import register_package
+from tests.integration.statemachine.test_deploy_path import ApprovalStatus, register_package
 
 REGISTER_STEP = "RegisterAbaloneModel-RegisterModel"
 
@@ -20,7 +20,8 @@ def registering_runner(emulator: Emulator) -> None:
     """Plays the pipeline: registers a package with the run's ModelApprovalStatus and reports the steps."""
 
     def run(start: PipelineStart) -> None:
-        package = register_package(start.parameters.get("ModelApprovalStatus", "PendingManualApproval"))
+        status = start.parameters.get("ModelApprovalStatus", "PendingManualApproval")
+        package = register_package(cast("ApprovalStatus", status))
         emulator.pipelines.report(
             start.execution_arn,
             "Succeeded",

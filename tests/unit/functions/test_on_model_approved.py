@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 import boto3
 import pytest
@@ -13,17 +13,18 @@ from on_model_approved import app
 from on_model_approved.deployment import WrongModelPackageGroup, execution_name
 from tests.unit.functions.conftest import REGION, STATE_MACHINE_ARN
 
+ApprovalStatus = Literal["Approved", "PendingManualApproval", "Rejected"]
 LoadEvent = Callable[[str], dict[str, Any]]
 
 
-def register(status: str = "Approved", group: str = "abalone") -> str:
+def register(status: ApprovalStatus = "Approved", group: str = "abalone") -> str:
     arn: str = boto3.client("sagemaker", region_name=REGION).create_model_package(
         ModelPackageGroupName=group, ModelApprovalStatus=status
     )["ModelPackageArn"]
     return arn
 
 
-def set_status(arn: str, status: str) -> None:
+def set_status(arn: str, status: ApprovalStatus) -> None:
     boto3.client("sagemaker", region_name=REGION).update_model_package(ModelPackageArn=arn, ModelApprovalStatus=status)
 
 

@@ -113,7 +113,7 @@ def test_the_approval_rule_pattern_from_the_template(
     fixture: str, matches: bool, load_event: Callable[[str], dict[str, Any]]
 ) -> None:
     pattern = rule_pattern(TEMPLATE, "ModelApprovedRule", VALUES)
-    assert EventPattern.load(json.dumps(pattern)).matches_event(load_event(f"on_model_approved/{fixture}")) is matches
+    assert EventPattern.load(json.dumps(pattern)).matches_event(load_event(f"on_model_approved/{fixture}")) is matches  # type: ignore[arg-type]
 
 
 def test_functions_are_python313_makefile_builds_with_importable_handlers() -> None:
