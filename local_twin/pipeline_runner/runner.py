@@ -11,7 +11,8 @@ Public API (what the local twin's emulator calls when the state machine starts a
     result = runner.run({"MseThreshold": "6.0"}, on_step=callback, execution_arn=arn)
     result.status                   # "Succeeded" | "Failed"
     result.failure_reason           # None, the FailStep's message, or "Step failure: <step> ..."
-    result.steps                    # [StepRecord] in start order; record.to_api() is a ListPipelineExecutionSteps entry
+    result.steps                    # [StepRecord] in start order; record.to_api() is a ListPipelineExecutionSteps
+                                    # entry (that API lists the newest first: reverse the list to match it)
     result.model_package_arn        # the RegisterModel step's package, if one ran
 
 The constructor validates the whole definition (parse_definition) and ``run`` validates the parameters, both before
@@ -132,6 +133,11 @@ class ExecutionResult:
             record["seconds"] = round((end - start).total_seconds(), 3) if end else None
         converted: dict[str, Any] = json.loads(json.dumps(document, default=_json_default))
         return converted
+
+
+def _describe(error: Exception) -> str:
+    """An unexpected error as a failure reason: the expression errors speak for themselves, others get their type."""
+    return str(error) if isinstance(error, ExpressionError) else f"{type(error).__name__}: {error}"
 
 
 def _json_default(value: Any) -> Any:
@@ -337,8 +343,8 @@ class _Execution:
         self._publish(record)
         try:
             outcome = self._execute(step)
-        except (StepFailed, ExpressionError) as error:
-            reason = error.reason if isinstance(error, StepFailed) else f"step {name!r}: {error}"
+        except Exception as error:  # noqa: BLE001 - whatever stops a step must be recorded as its failure, not lost
+            reason = error.reason if isinstance(error, StepFailed) else f"step {name!r}: {_describe(error)}"
             metadata = error.metadata if isinstance(error, StepFailed) else {}
             with self.lock:
                 self.state[name] = "Failed"

@@ -106,6 +106,13 @@ class _Container:
         return text
 
 
+def _single_instance(step: StepSpec, resources: Mapping[str, Any]) -> None:
+    """One local process stands for one instance: a distributed job would silently run once, so it is refused."""
+    count = resources.get("InstanceCount", 1)
+    if str(count) != "1":
+        raise StepFailed(f"step {step.name!r}: InstanceCount {count} is not supported locally (one instance only)")
+
+
 def _environment(extra: Mapping[str, Any]) -> dict[str, str]:
     env = {name: os.environ[name] for name in INHERITED_ENVIRONMENT if name in os.environ}
     env["PYTHONUNBUFFERED"] = "1"
@@ -139,6 +146,7 @@ def _run(command: list[str], cwd: Path, env: Mapping[str, str], logs: Path, step
 def run_processing(step: StepSpec, arguments: dict[str, Any], env: JobEnvironment) -> StepOutcome:
     """A processing job: inputs downloaded to their LocalPaths, the entrypoint run, outputs uploaded."""
     job = env.job_name(step.name)
+    _single_instance(step, arguments.get("ProcessingResources", {}).get("ClusterConfig", {}))
     app = arguments.get("AppSpecification", {})
     image = env.image(app.get("ImageUri"), step.name)
     container = _Container(env.workdir, step.name)
@@ -230,6 +238,7 @@ def pack_directory(source: Path) -> bytes:
 def run_training(step: StepSpec, arguments: dict[str, Any], env: JobEnvironment) -> StepOutcome:
     """A script-mode training job: channels, code, hyperparameters as arguments, model.tar.gz uploaded."""
     job = env.job_name(step.name)
+    _single_instance(step, arguments.get("ResourceConfig", {}))
     algorithm = arguments.get("AlgorithmSpecification", {})
     image = env.image(algorithm.get("TrainingImage"), step.name)
     container = _Container(env.workdir, step.name)

@@ -156,3 +156,25 @@ def test_an_unsupported_step_type_is_rejected_at_construction(
     with pytest.raises(DefinitionError, match=r"step 'Clarify': step type 'ClarifyCheck' is not supported locally"):
         _runner(definition, store, offline_sagemaker, tmp_path)
     assert not (tmp_path / "work").exists()
+
+
+def test_a_multi_instance_job_is_refused_rather_than_run_once(
+    definition: dict[str, Any], store: LocalDirectoryStore, offline_sagemaker: Any, tmp_path: Path
+) -> None:
+    definition["Steps"][0]["Arguments"]["ProcessingResources"]["ClusterConfig"]["InstanceCount"] = 2
+
+    result = _runner(definition, store, offline_sagemaker, tmp_path).run()
+
+    assert result.steps[0].failure_reason == "step 'Prep': InstanceCount 2 is not supported locally (one instance only)"
+
+
+def test_an_unexpected_error_in_a_step_is_recorded_as_its_failure(
+    definition: dict[str, Any], store: LocalDirectoryStore, offline_sagemaker: Any, tmp_path: Path
+) -> None:
+    del definition["Steps"][1]["Arguments"]["OutputDataConfig"]
+
+    result = _runner(definition, store, offline_sagemaker, tmp_path).run()
+
+    assert result.status == "Failed"
+    assert [(r.step_name, r.step_status) for r in result.steps] == [("Prep", "Succeeded"), ("Train", "Failed")]
+    assert result.steps[1].failure_reason == "step 'Train': KeyError: 'OutputDataConfig'"
