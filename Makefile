@@ -59,7 +59,7 @@ $(DEFINITION): $(RENDER_VENV)/.installed $(ML_CODE)
 	$(RENDER_VENV)/bin/python -m ml_code.render --output-dir $(BUILD)
 
 .PHONY: definition
-definition: $(DEFINITION) ## Render the SageMaker Pipeline definition offline to build/pipeline-definition.json
+definition: $(DEFINITION) ## Render build/pipeline-definition.json and build/image-uris.json offline (no AWS)
 
 # --- checks ---------------------------------------------------------------------------------------------------------
 .PHONY: lint
@@ -86,12 +86,16 @@ SAM := SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam
 SAM_ROOT := $(patsubst %/,%,$(dir $(abspath $(firstword $(MAKEFILE_LIST)))))
 LAMBDA_PIP := $(SAM_ROOT)/$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-compile \
 	--platform manylinux2014_x86_64 --implementation cp --python-version 3.13 --only-binary=:all:
+# boto3 and its dependencies are in Lambda's python3.13 runtime; aws-xray-sdk pulls botocore (30 MB) in again.
+LAMBDA_RUNTIME_PROVIDED := boto3 boto3-* botocore botocore-* s3transfer s3transfer-* jmespath jmespath-* urllib3 \
+	urllib3-* dateutil python_dateutil-* six.py six-*
 # What the upsert Lambda ships of ml_code: the scripts it uploads and the SDK-free token/asset modules. Never
 # pipeline.py or render.py (they import the SageMaker SDK).
 UPSERT_ML_CODE := __init__.py deploy_tokens.py code_assets.py preprocess.py train.py evaluate.py
 
 define lambda_package # $(1) = folder under functions/
 	$(LAMBDA_PIP) --target "$(ARTIFACTS_DIR)" -r $(SAM_ROOT)/functions/$(1)/requirements.txt
+	cd "$(ARTIFACTS_DIR)" && rm -rf bin $(LAMBDA_RUNTIME_PROVIDED)
 	rm -rf "$(ARTIFACTS_DIR)/$(1)" && cp -r $(SAM_ROOT)/functions/$(1) "$(ARTIFACTS_DIR)/$(1)"
 	rm -f "$(ARTIFACTS_DIR)/$(1)/requirements.txt"
 	find "$(ARTIFACTS_DIR)" -name __pycache__ -prune -exec rm -rf {} +

@@ -18,6 +18,8 @@ from typing import Any
 
 import boto3
 import botocore.session
+import sagemaker.config.config
+import sagemaker.session
 import sagemaker.utils
 from botocore.credentials import CredentialResolver
 from sagemaker import image_uris
@@ -130,17 +132,21 @@ class OfflinePipelineSession(PipelineSession):  # type: ignore[misc]  # the SDK 
         raise RuntimeError("the pipeline definition must not depend on the SDK's default bucket: pass explicit S3 URIs")
 
 
+# The SDK modules that call validate_sagemaker_config by a name of their own (``from ... import``).
+_CONFIG_VALIDATING_MODULES = (sagemaker.config.config, sagemaker.session, sagemaker.utils)
+
+
 def _validate_sdk_config_once() -> None:
     """Make the SDK validate a given defaults config once instead of on every look-up.
 
     ``sagemaker.utils.get_sagemaker_config_value`` re-validates the whole config against the SDK's JSON schema on each
-    of its ~60 look-ups while a pipeline is built (about 0.1 s each on a 2-core machine: most of the render time).
-    The config cannot change during a render, so validating each distinct config once keeps the check and drops
-    the repeats. Idempotent.
+    of its ~60 look-ups while a pipeline is built (about 0.1 s each on a 2-core machine: most of the render time),
+    and loading a session validates the same config twice more. The config cannot change during a render, so each
+    distinct config is validated once: the check stays, the repeats go. Idempotent.
     """
     if getattr(sagemaker.utils.validate_sagemaker_config, "_validates_once", False):
         return
-    original = sagemaker.utils.validate_sagemaker_config
+    original = sagemaker.config.config.validate_sagemaker_config
     validated: set[str] = set()
 
     def validate_once(sagemaker_config: dict[str, Any] | None = None) -> None:
@@ -150,7 +156,8 @@ def _validate_sdk_config_once() -> None:
             validated.add(key)
 
     validate_once._validates_once = True  # type: ignore[attr-defined]
-    sagemaker.utils.validate_sagemaker_config = validate_once
+    for module in _CONFIG_VALIDATING_MODULES:
+        module.validate_sagemaker_config = validate_once
 
 
 def _offline_session() -> OfflinePipelineSession:
