@@ -25,6 +25,7 @@ from local_twin.pipeline_runner.runner import ExecutionResult, PipelineRunner, S
 from local_twin.pipeline_runner.store import LocalDirectoryStore, ObjectStore, StoreError
 from ml_code.code_assets import KEY_PREFIX, code_assets
 from ml_code.deploy_tokens import DeployValues, TokenError, fill_definition
+from ml_code.pipeline_names import PIPELINE_NAME
 
 LOCAL_ACCOUNT = "123456789012"
 
@@ -120,17 +121,17 @@ def step_table(result: ExecutionResult) -> Table:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m local_twin.pipeline_runner", description=__doc__)
-    parser.add_argument("--definition", type=Path, default=Path("build/pipeline-definition.json"))
-    parser.add_argument("--image-uris", type=Path, default=Path("build/image-uris.json"))
-    parser.add_argument("--region", default="us-east-1")
+    parser.add_argument("--definition", type=Path, default=Path("build/pipeline-definition.json"), help="%(default)s")
+    parser.add_argument("--image-uris", type=Path, default=Path("build/image-uris.json"), help="%(default)s")
+    parser.add_argument("--region", default="us-east-1", help="fills {{XGBoostImageUri}} (%(default)s)")
     parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="pipeline parameter")
     parser.add_argument("--upload", action="append", default=[], metavar="FILE=S3URI", help="put a file in the store")
-    parser.add_argument("--store-dir", type=Path, default=Path("build/pipeline-local/store"))
-    parser.add_argument("--workdir", type=Path, default=Path("build/pipeline-local/work"))
-    parser.add_argument("--output", type=Path, default=Path("build/pipeline-local/execution.json"))
-    parser.add_argument("--bucket", default="pipeline-local-artifacts")
-    parser.add_argument("--model-package-group", default="abalone-local")
-    parser.add_argument("--pipeline-name", default="abalone-local")
+    parser.add_argument("--store-dir", type=Path, default=Path("build/pipeline-local/store"), help="s3://b/k → DIR/b/k")
+    parser.add_argument("--workdir", type=Path, default=Path("build/pipeline-local/work"), help="per-step /opt/ml")
+    parser.add_argument("--output", type=Path, default=Path("build/pipeline-local/execution.json"), help="the record")
+    parser.add_argument("--bucket", default="pipeline-local-artifacts", help="fills {{ArtifactsBucket}}")
+    parser.add_argument("--model-package-group", default="abalone-local", help="fills {{ModelPackageGroupName}}")
+    parser.add_argument("--pipeline-name", default=PIPELINE_NAME, help="Execution.PipelineName (%(default)s)")
     args = parser.parse_args(argv)
     console = Console(width=max(Console().width, 150))
     if not args.definition.is_file():
