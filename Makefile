@@ -97,7 +97,7 @@ define lambda_package # $(1) = folder under functions/
 	$(LAMBDA_PIP) --target "$(ARTIFACTS_DIR)" -r $(SAM_ROOT)/functions/$(1)/requirements.txt
 	cd "$(ARTIFACTS_DIR)" && rm -rf bin $(LAMBDA_RUNTIME_PROVIDED)
 	rm -rf "$(ARTIFACTS_DIR)/$(1)" && cp -r $(SAM_ROOT)/functions/$(1) "$(ARTIFACTS_DIR)/$(1)"
-	rm -f "$(ARTIFACTS_DIR)/$(1)/requirements.txt"
+	rm -f "$(ARTIFACTS_DIR)/$(1)/requirements.txt" "$(ARTIFACTS_DIR)/$(1)/requirements.in"
 	find "$(ARTIFACTS_DIR)" -name __pycache__ -prune -exec rm -rf {} +
 endef
 

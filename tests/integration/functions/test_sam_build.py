@@ -1,0 +1,66 @@
+"""`sam validate --lint` and `sam build` pass offline (no Docker, no local python3.13), and the packages are right."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[3]
+SAM = REPO / ".venv-sam" / "bin" / "sam"
+FUNCTIONS = ("UpsertPipelineFunction", "OnModelApprovedFunction", "StartDeploymentFunction", "PipelineHelpersFunction")
+SIZE_LIMIT_MB = 20  # measured ~14 MB unzipped (Powertools + pydantic-core); see docs/deploy.md
+
+
+def sam(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
+    if not SAM.exists():
+        raise FileNotFoundError(f"{SAM} is missing: run `make .venv-sam/.installed` (make test does)")
+    env = {**os.environ, "SAM_CLI_TELEMETRY": "0", "AWS_DEFAULT_REGION": "us-east-1"}
+    return subprocess.run([str(SAM), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
+
+
+def test_sam_validate_lint() -> None:
+    result = sam("validate", "--lint", "--template", "template.yaml")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "is a valid SAM Template" in result.stdout + result.stderr
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    build_dir = tmp_path_factory.mktemp("sam-build")
+    result = sam("build", "--template", "template.yaml", "--build-dir", str(build_dir))
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    yield build_dir
+
+
+def size_mb(path: Path) -> float:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 1_000_000
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_every_function_is_built_without_the_sdk_or_boto3(built: Path, function: str) -> None:
+    package = built / function
+    top_level = {p.name for p in package.iterdir()}
+    assert "aws_lambda_powertools" in top_level and "pydantic_core" in top_level
+    assert not top_level & {"sagemaker", "boto3", "botocore", "s3transfer"}, top_level
+    assert size_mb(package) < SIZE_LIMIT_MB
+    assert not list(package.rglob("__pycache__"))
+
+
+def test_the_upsert_package_carries_the_definition_and_the_sdk_free_ml_code(built: Path) -> None:
+    package = built / "UpsertPipelineFunction"
+    assert (package / "build" / "pipeline-definition.json").read_bytes() == (
+        REPO / "build" / "pipeline-definition.json"
+    ).read_bytes()
+    assert (package / "build" / "image-uris.json").exists()
+    ml_code = {p.name for p in (package / "ml_code").iterdir()}
+    assert ml_code == {"__init__.py", "deploy_tokens.py", "code_assets.py", "preprocess.py", "train.py", "evaluate.py"}
+    assert (package / "upsert_pipeline" / "app.py").exists()
+
+
+def test_the_built_template_keeps_the_asl_file_and_its_substitutions(built: Path) -> None:
+    text = (built / "template.yaml").read_text()
+    assert "DefinitionSubstitutions" in text and "train_deploy.asl.json" in text
