@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import tarfile
 import tempfile
 from collections.abc import Callable, Sequence
@@ -49,10 +50,16 @@ def load_booster(model_dir: Path) -> xgb.Booster:
     booster = xgb.Booster()
     if archive.is_file():
         with tempfile.TemporaryDirectory() as scratch, tarfile.open(archive) as tar:
-            tar.extractall(scratch, filter="data")  # "data" refuses absolute paths and links out of the folder
-            model_path = Path(scratch) / MODEL_FILE_NAME
-            if not model_path.is_file():
+            # Archives name the file "xgboost-model" or "./xgboost-model", depending on how they were packed.
+            members = [m for m in tar.getmembers() if os.path.normpath(m.name) == MODEL_FILE_NAME and m.isfile()]
+            if not members:
                 raise FileNotFoundError(f"{archive} does not contain {MODEL_FILE_NAME}")
+            # Only this one regular file is read, so no path or link in the archive can write outside scratch.
+            source = tar.extractfile(members[0])
+            if source is None:  # pragma: no cover - isfile() members always have data
+                raise FileNotFoundError(f"{MODEL_FILE_NAME} in {archive} has no data")
+            model_path = Path(scratch) / MODEL_FILE_NAME
+            model_path.write_bytes(source.read())
             booster.load_model(str(model_path))
         return booster
     model_path = model_dir / MODEL_FILE_NAME

@@ -279,6 +279,14 @@ def get_pipeline(settings: PipelineSettings | None = None) -> Pipeline:
                     destination=evaluation_uri,
                 )
             ],
+            arguments=[
+                "--model-dir",
+                f"{PROCESSING_ROOT}/model",
+                "--test-dir",
+                f"{PROCESSING_ROOT}/test",
+                "--output-dir",
+                f"{PROCESSING_ROOT}/{EVALUATION_OUTPUT}",
+            ],
         ),
         property_files=[evaluation_report],
     )

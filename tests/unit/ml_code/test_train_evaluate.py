@@ -64,14 +64,15 @@ def test_model_is_saved_as_xgboost_model_loadable_the_way_the_serving_container_
     assert booster.num_boosted_rounds() == result.best_iteration + 1
 
 
+@pytest.mark.parametrize("arcname", ["xgboost-model", "./xgboost-model"])
 def test_evaluate_reads_model_tar_gz_and_writes_the_model_quality_report(
-    channels: dict[str, Path], tmp_path: Path
+    channels: dict[str, Path], tmp_path: Path, arcname: str
 ) -> None:
     model = train.train(channels["train"], channels["validation"], tmp_path / "trained", train.Hyperparameters())
     model_dir = tmp_path / "model"
     model_dir.mkdir()
     with tarfile.open(model_dir / "model.tar.gz", "w:gz") as archive:  # how SageMaker packs SM_MODEL_DIR
-        archive.add(model.model_path, arcname="xgboost-model")
+        archive.add(model.model_path, arcname=arcname)
 
     report = evaluate.evaluate(model_dir, channels["test"], tmp_path / "evaluation")
 
