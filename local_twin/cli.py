@@ -435,13 +435,13 @@ class LocalRun:
         self.test_split_uri: str | None = None
 
     def execute(self) -> None:
-        from local_twin.emulator import emulate
-        from local_twin.provision import running_emulator
-
         _remove(self.workdir)
         self.workdir.mkdir(parents=True)
         with ExitStack() as stack:
             with self.reporter.stage("emulator", "starting the AWS emulator on a loopback port") as record:
+                from local_twin.emulator import emulate  # moto's import is most of this stage's time
+                from local_twin.provision import running_emulator
+
                 self.emulator = stack.enter_context(running_emulator(self.options.region))
                 self.extensions = stack.enter_context(emulate())
                 self.summary.emulator_url = self.emulator.url
@@ -791,8 +791,9 @@ class LocalRun:
             described = self.sfn.describe_execution(executionArn=execution_arn)
             states = self.states_entered(execution_arn)
             for state in states[seen:]:
-                self.reporter.note(f"{mode} execution: {state}")
-            seen = len(states)
+                if state not in states[:seen]:  # a poll loop re-enters its states every second: show them once
+                    self.reporter.note(f"{mode} execution: {state}")
+                seen += 1
             if described["status"] != "RUNNING":
                 break
             if time.monotonic() > deadline:

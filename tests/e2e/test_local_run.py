@@ -1,0 +1,183 @@
+"""`make local` end to end: the same template, ASL, handlers and pipeline definition as in AWS, on the emulator.
+
+Each flow runs once per module (they train on the real abalone data) and several tests read what it produced:
+build/local-run's summary.json, the evaluation report, the test split and the predictions, all copied out of the
+emulated S3 by the run.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from local_twin.cli import main
+
+
+@dataclass(frozen=True)
+class Run:
+    code: int
+    summary: dict[str, Any]
+    output_dir: Path
+    console: str
+
+    def stage(self, name: str) -> dict[str, Any]:
+        return next(stage for stage in self.summary["stages"] if stage["name"] == name)
+
+    def execution(self, mode: str) -> dict[str, Any]:
+        return next(execution for execution in self.summary["executions"] if execution["mode"] == mode)
+
+    def test_rows(self) -> list[list[str]]:
+        return [line.split(",") for line in (self.output_dir / "test.csv").read_text().splitlines() if line]
+
+
+def local_run(output_dir: Path, data: Path, *args: str) -> Run:
+    stream = io.StringIO()
+    code = main([*args, "--data", str(data), "--output-dir", str(output_dir)], stream=stream, live=False)
+    summary = json.loads((output_dir / "summary.json").read_text())
+    return Run(code, summary, output_dir, stream.getvalue())
+
+
+@pytest.fixture(scope="module")
+def data() -> Path:
+    path = Path(__file__).resolve().parents[2] / "data" / "abalone.csv"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing: run `make data` or copy it from ../shared/data (README, Data)")
+    return path
+
+
+@pytest.fixture(scope="module")
+def endpoint_run(tmp_path_factory: pytest.TempPathFactory, data: Path) -> Run:
+    return local_run(tmp_path_factory.mktemp("endpoint"), data)
+
+
+@pytest.fixture(scope="module")
+def batch_run(tmp_path_factory: pytest.TempPathFactory, data: Path) -> Run:
+    return local_run(tmp_path_factory.mktemp("batch"), data, "--target", "batch")
+
+
+# --- endpoint -------------------------------------------------------------------------------------------------------
+def test_endpoint_run_succeeds_through_every_stage(endpoint_run: Run) -> None:
+    assert endpoint_run.code == 0, endpoint_run.summary.get("failure_reason")
+    assert endpoint_run.summary["status"] == "succeeded"
+    stages = [(stage["name"], stage["status"]) for stage in endpoint_run.summary["stages"]]
+    assert stages == [
+        (name, "succeeded") for name in ("emulator", "provision", "upsert", "train", "approve", "deploy", "serve")
+    ]
+    assert "make local: summary" in endpoint_run.console
+
+
+def test_training_waits_for_approval_and_the_approval_deploys_through_the_rule(endpoint_run: Run) -> None:
+    train, deploy = endpoint_run.execution("train"), endpoint_run.execution("deploy")
+
+    assert train["status"] == "SUCCEEDED" and train["states"][-1] == "AwaitingApproval"
+    assert "StartPipelineExecution" in train["states"] and "GetPipelineOutcome" in train["states"]
+    assert endpoint_run.summary["approval_event_matched_rule"] is True
+    assert endpoint_run.summary["approval_status"] == "Approved"
+    assert deploy["status"] == "SUCCEEDED" and deploy["states"][-1] == "EndpointDeployed"
+    assert "CreateEndpoint" in deploy["states"] and "CreateTransformJob" not in deploy["states"]
+
+
+def test_the_pipeline_ran_every_step_for_real(endpoint_run: Run) -> None:
+    steps = {step["name"]: step["status"] for step in endpoint_run.summary["pipeline_steps"]}
+
+    assert steps == {
+        "PreprocessAbaloneData": "Succeeded",
+        "TrainAbaloneModel": "Succeeded",
+        "EvaluateAbaloneModel": "Succeeded",
+        "CheckMseThreshold": "Succeeded",
+        "RegisterAbaloneModel-RegisterModel": "Succeeded",
+    }
+    assert endpoint_run.summary["pipeline_status"] == "Succeeded"
+
+
+def test_the_summary_mse_is_the_evaluation_reports(endpoint_run: Run) -> None:
+    report = json.loads((endpoint_run.output_dir / "evaluation.json").read_text())
+
+    assert endpoint_run.summary["test_mse"] == report["regression_metrics"]["mse"]["value"]
+    assert endpoint_run.summary["evaluation_report"].endswith("/evaluation.json")
+
+
+def test_the_endpoint_reproduces_the_evaluation_on_the_test_split(endpoint_run: Run) -> None:
+    # The registered model, served as the XGBoost container serves it, gives the MSE the evaluate step measured.
+    assert math.isclose(endpoint_run.summary["predictions_mse"], endpoint_run.summary["test_mse"], rel_tol=1e-5)
+
+
+def test_every_endpoint_prediction_maps_to_a_test_row(endpoint_run: Run) -> None:
+    predictions = (endpoint_run.output_dir / "predictions.csv").read_text().splitlines()
+
+    assert len(predictions) == len(endpoint_run.test_rows()) == endpoint_run.summary["predictions_count"] > 0
+    assert all(math.isfinite(float(value)) for value in predictions)
+    assert endpoint_run.summary["endpoint_url"].startswith("http://127.0.0.1:")
+
+
+# --- batch ----------------------------------------------------------------------------------------------------------
+def test_batch_run_succeeds_and_deploys_no_endpoint(batch_run: Run) -> None:
+    assert batch_run.code == 0, batch_run.summary.get("failure_reason")
+    deploy = batch_run.execution("deploy")
+    assert deploy["status"] == "SUCCEEDED" and deploy["states"][-1] == "TransformDone"
+    assert "CreateEndpoint" not in deploy["states"]
+    assert batch_run.summary["endpoint_url"] is None
+    assert [stage["name"] for stage in batch_run.summary["stages"]][-1] == "transform"
+
+
+def test_every_batch_output_row_is_a_test_row_joined_with_its_prediction(batch_run: Run) -> None:
+    outputs = batch_run.summary["transform_output"]
+    assert len(outputs) == 1 and outputs[0].endswith(".csv.out")
+    rows = (batch_run.output_dir / "transform" / outputs[0].rsplit("/", 1)[-1]).read_text().splitlines()
+
+    test_rows = batch_run.test_rows()
+    assert len(rows) == len(test_rows) == batch_run.summary["predictions_count"]
+    for output, test_row in zip(rows, test_rows, strict=True):
+        *features, prediction = output.split(",")
+        assert features == test_row[1:]  # JoinSource=Input: the input row (the test row without its label)
+        assert math.isfinite(float(prediction))
+    assert math.isclose(batch_run.summary["predictions_mse"], batch_run.summary["test_mse"], rel_tol=1e-5)
+
+
+# --- no approval, bad data ------------------------------------------------------------------------------------------
+def test_no_approve_stops_at_awaiting_approval_and_deploys_nothing(tmp_path: Path, data: Path) -> None:
+    run = local_run(tmp_path, data, "--no-approve")
+
+    assert run.code == 0, run.summary.get("failure_reason")
+    assert run.summary["approval_status"] == "PendingManualApproval"
+    assert [execution["mode"] for execution in run.summary["executions"]] == ["train"]
+    assert run.execution("train")["states"][-1] == "AwaitingApproval"
+    assert {stage["name"]: stage["status"] for stage in run.summary["stages"]}["approve"] == "skipped"
+    assert run.summary["endpoint_url"] is None and run.summary["transform_output"] == []
+    assert run.summary["test_mse"] is not None
+
+
+def test_corrupt_data_fails_at_preprocessing_with_a_clear_message_and_deploys_nothing(
+    tmp_path: Path, data: Path
+) -> None:
+    lines = data.read_text().splitlines()
+    lines[9] = lines[9].replace(lines[9].split(",")[2], "not-a-number", 1)
+    corrupt = tmp_path / "corrupt.csv"
+    corrupt.write_text("\n".join(lines) + "\n")
+
+    run = local_run(tmp_path / "out", corrupt)
+
+    assert run.code == 1
+    assert run.summary["failed_stage"] == "train"
+    reason = run.summary["failure_reason"]
+    assert "PreprocessAbaloneData" in reason and "not-a-number" in reason
+    assert [step["status"] for step in run.summary["pipeline_steps"]] == ["Failed"]
+    assert [execution["mode"] for execution in run.summary["executions"]] == ["train"]
+    assert run.execution("train")["status"] == "FAILED"
+    assert run.summary["model_package_arn"] is None and run.summary["endpoint_url"] is None
+    assert "FAILED at train" in run.console
+
+
+def test_an_unknown_pipeline_parameter_is_named_before_training(tmp_path: Path, data: Path) -> None:
+    run = local_run(tmp_path, data, "--param", "MseTreshold=7")
+
+    assert run.code == 1
+    assert run.summary["failed_stage"] == "upsert"
+    assert "MseTreshold" in run.summary["failure_reason"] and "MseThreshold" in run.summary["failure_reason"]
+    assert run.summary["executions"] == []
