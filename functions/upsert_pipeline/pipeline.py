@@ -9,13 +9,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import ml_code
-from ml_code.code_assets import code_assets
+from ml_code.code_assets import KEY_PREFIX, CodeAsset, code_assets
 from ml_code.deploy_tokens import DeployValues, fill_definition
 
 if TYPE_CHECKING:
@@ -93,10 +94,25 @@ def filled_definition(settings: PipelineSettings) -> str:
     return json.dumps(fill_definition(path.read_text(), settings.deploy_values))
 
 
-def upload_code(settings: PipelineSettings, s3: S3Client) -> list[str]:
+def check_code_keys(definition: str, assets: list[CodeAsset]) -> None:
+    """Every code object the definition references must be one this package uploads.
+
+    The keys are content hashes, so a definition rendered from other scripts than the packaged ones would point at
+    objects that never get uploaded, and the pipeline would fail at its first step. Refuse it here instead.
+    """
+    referenced = set(re.findall(rf"{re.escape(KEY_PREFIX)}/[0-9a-f]+/[A-Za-z0-9_.\-]+", definition))
+    missing = sorted(referenced - {asset.key for asset in assets})
+    if missing:
+        raise ConfigurationError(
+            f"the pipeline definition references code that is not packaged: {', '.join(missing)}; "
+            "the definition is stale: run `make definition` (or `make build`) again"
+        )
+
+
+def upload_code(settings: PipelineSettings, s3: S3Client, assets: list[CodeAsset]) -> list[str]:
     """Upload the scripts to their content-addressed keys, encrypted with the project key; return the keys."""
     keys = []
-    for asset in code_assets():
+    for asset in assets:
         s3.put_object(
             Bucket=settings.deploy_values.artifacts_bucket,
             Key=asset.key,
@@ -112,7 +128,9 @@ def upload_code(settings: PipelineSettings, s3: S3Client) -> list[str]:
 def upsert_pipeline(settings: PipelineSettings, sagemaker: SageMakerClient, s3: S3Client) -> str:
     """Upload the code, then create the pipeline or update it in place; return its ARN."""
     definition = filled_definition(settings)
-    upload_code(settings, s3)
+    assets = code_assets()
+    check_code_keys(definition, assets)
+    upload_code(settings, s3, assets)
     role = settings.deploy_values.execution_role_arn
     if pipeline_exists(settings.pipeline_name, sagemaker):
         response = sagemaker.update_pipeline(

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from typing import Any
 
 import boto3
 import pytest
 from moto import mock_aws
 
-from local_twin.emulator import Emulator, emulate, moto_compatibility_problems
+from local_twin.emulator import Emulator, PipelineStart, emulate, moto_compatibility_problems
 from tests.integration.statemachine.conftest import MOTO_CONFIG
 
 REGION = "us-east-1"
@@ -47,6 +48,7 @@ def create_pipeline() -> str:
         PipelineName="p",
         PipelineDefinition=json.dumps({"Version": "2020-12-01", "Steps": []}),
         RoleArn="arn:aws:iam::123456789012:role/r",
+        ClientRequestToken="c" * 32,
     )
     return "p"
 
@@ -83,7 +85,7 @@ def test_lambda_invoke_runs_the_handler_with_the_functions_environment(emulated:
 
 def test_a_pipeline_runner_reports_status_reason_and_steps(emulated: Emulator) -> None:
     create_pipeline()
-    started = []
+    started: list[PipelineStart] = []
     emulated.pipelines.runner = started.append
     sagemaker = boto3.client("sagemaker", region_name=REGION)
     token = "a" * 32
@@ -108,7 +110,7 @@ def test_stop_pipeline_execution(emulated: Emulator) -> None:
     create_pipeline()
     emulated.pipelines.runner = lambda start: None
     sagemaker = boto3.client("sagemaker", region_name=REGION)
-    arn = sagemaker.start_pipeline_execution(PipelineName="p")["PipelineExecutionArn"]
+    arn = sagemaker.start_pipeline_execution(PipelineName="p", ClientRequestToken="d" * 32)["PipelineExecutionArn"]
     sagemaker.stop_pipeline_execution(PipelineExecutionArn=arn, ClientRequestToken="b" * 32)
     assert arn in emulated.pipelines.stop_requested
     assert sagemaker.describe_pipeline_execution(PipelineExecutionArn=arn)["PipelineExecutionStatus"] == "Stopping"
@@ -117,7 +119,7 @@ def test_stop_pipeline_execution(emulated: Emulator) -> None:
 def test_update_endpoint_switches_the_config(emulated: Emulator) -> None:
     sagemaker = boto3.client("sagemaker", region_name=REGION)
     sagemaker.create_model(ModelName="m", ExecutionRoleArn="arn:aws:iam::123456789012:role/r")
-    variant = {"VariantName": "v", "ModelName": "m", "InitialInstanceCount": 2, "InstanceType": "ml.m5.large"}
+    variant: Any = {"VariantName": "v", "ModelName": "m", "InitialInstanceCount": 2, "InstanceType": "ml.m5.large"}
     for name in ("c1", "c2"):
         sagemaker.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[variant])
     sagemaker.create_endpoint(EndpointName="e", EndpointConfigName="c1")
@@ -141,3 +143,15 @@ def test_the_extensions_are_removed_on_exit(monkeypatch: pytest.MonkeyPatch) -> 
         with pytest.raises(RuntimeError, match="already active"), emulate():
             pass
     assert not hasattr(SageMakerResponse, "update_endpoint")
+
+
+def test_an_unnamed_execution_gets_a_unique_name(emulated: Emulator) -> None:
+    sfn = boto3.client("stepfunctions", region_name=REGION)
+    machine = sfn.create_state_machine(
+        name="m",
+        definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}),
+        roleArn="arn:aws:iam::123456789012:role/r",
+    )["stateMachineArn"]
+    first = sfn.start_execution(stateMachineArn=machine)["executionArn"]
+    second = sfn.start_execution(stateMachineArn=machine)["executionArn"]
+    assert first != second and not first.endswith(":None")

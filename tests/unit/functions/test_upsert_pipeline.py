@@ -18,6 +18,7 @@ from upsert_pipeline import app
 from upsert_pipeline.pipeline import ConfigurationError, PipelineSettings, upsert_pipeline
 
 LoadEvent = Callable[[str], dict[str, Any]]
+PREPROCESS_KEY = next(a.key for a in code_assets() if a.key.endswith("/preprocess.py"))
 KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
 # A small definition with every deploy token, in the places the renderer puts them.
 DEFINITION = {
@@ -34,7 +35,7 @@ DEFINITION = {
                 "NetworkConfig": {
                     "VpcConfig": {"Subnets": [token("SubnetIds")], "SecurityGroupIds": [token("SecurityGroupIds")]}
                 },
-                "Code": f"s3://{token('ArtifactsBucket')}/pipeline-code/x/preprocess.py",
+                "Code": f"s3://{token('ArtifactsBucket')}/{PREPROCESS_KEY}",
                 "Group": token("ModelPackageGroupName"),
             },
         }
@@ -82,7 +83,7 @@ class TestUpsert:
         args = definition["Steps"][0]["Arguments"]
         assert args["NetworkConfig"]["VpcConfig"] == {"Subnets": ["subnet-a", "subnet-b"], "SecurityGroupIds": ["sg-1"]}
         assert args["AppSpecification"]["ImageUri"] == "img:3.0-5"
-        assert args["Code"] == "s3://abalone-mlops-artifacts/pipeline-code/x/preprocess.py"
+        assert args["Code"] == f"s3://abalone-mlops-artifacts/{PREPROCESS_KEY}"
         assert described["RoleArn"] == "arn:aws:iam::123456789012:role/SageMakerExecutionRole"
         assert upsert_pipeline(settings, sagemaker, s3) == arn  # second call updates in place
         assert len(sagemaker.list_pipelines()["PipelineSummaries"]) == 1
@@ -110,6 +111,14 @@ class TestUpsert:
         monkeypatch.setenv("AWS_REGION", "eu-west-9")
         with pytest.raises(ConfigurationError, match="no XGBoost image URI for region 'eu-west-9'"):
             PipelineSettings.from_env(build_dir)
+
+    def test_a_definition_rendered_from_other_scripts_is_refused(self, build_dir: Path) -> None:
+        stale = json.dumps(DEFINITION).replace(PREPROCESS_KEY, "pipeline-code/0123456789abcdef/preprocess.py")
+        (build_dir / "pipeline-definition.json").write_text(stale)
+        sagemaker, s3 = clients()
+        with pytest.raises(ConfigurationError, match="pipeline-code/0123456789abcdef/preprocess.py.*make definition"):
+            upsert_pipeline(PipelineSettings.from_env(build_dir), sagemaker, s3)
+        assert sagemaker.list_pipelines()["PipelineSummaries"] == []
 
     def test_a_package_built_without_the_definition_is_named(self, tmp_path: Path) -> None:
         with pytest.raises(ConfigurationError, match="make definition"):
