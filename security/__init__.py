@@ -1,1 +1,1 @@
-"""The project's security gates: template loading, the IAM simulator bridge and the project checks (docs/security.md)."""
+"""The project's security gates: template loading, IAM simulator bridge, project checks (docs/security.md)."""

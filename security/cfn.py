@@ -50,7 +50,7 @@ def resolve(node: Any, values: Mapping[str, Any], conditions: Mapping[str, bool]
     if not isinstance(node, dict):
         return node
     if len(node) == 1:
-        (key, arg), = node.items()
+        ((key, arg),) = node.items()
         if key == "Ref":
             return _lookup(values, str(arg))
         if key == "Fn::GetAtt":
@@ -92,7 +92,9 @@ def specialise(template: Mapping[str, Any], parameters: Mapping[str, Any]) -> di
     "refers to a KMS key in this template" checks still work. Parameters not given take their Default.
     """
     declared = template.get("Parameters", {}) or {}
-    values = {name: spec.get("Default") for name, spec in declared.items() if isinstance(spec, dict) and "Default" in spec}
+    values = {
+        name: spec.get("Default") for name, spec in declared.items() if isinstance(spec, dict) and "Default" in spec
+    }
     values.update(parameters)
     missing = sorted(set(declared) - set(values))
     if missing:
@@ -121,7 +123,7 @@ def _specialise(node: Any, parameters: Mapping[str, Any], conditions: Mapping[st
     if not isinstance(node, dict):
         return node
     if len(node) == 1:
-        (key, arg), = node.items()
+        ((key, arg),) = node.items()
         if key == "Ref" and arg in parameters:
             return parameters[arg]
         if key == "Fn::If":
@@ -130,9 +132,11 @@ def _specialise(node: Any, parameters: Mapping[str, Any], conditions: Mapping[st
     return {key: _specialise(value, parameters, conditions) for key, value in node.items()}
 
 
-def _condition(expression: Any, parameters: Mapping[str, Any], decided: dict[str, bool], all_: Mapping[str, Any]) -> bool:
+def _condition(
+    expression: Any, parameters: Mapping[str, Any], decided: dict[str, bool], all_: Mapping[str, Any]
+) -> bool:
     """Evaluate a template condition over parameter values (Fn::Equals/Not/And/Or and Condition references)."""
-    (key, arg), = expression.items()
+    ((key, arg),) = expression.items()
     if key == "Condition":
         if arg not in decided:
             decided[arg] = _condition(all_[arg], parameters, decided, all_)

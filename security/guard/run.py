@@ -109,7 +109,11 @@ def evaluate(documents: Mapping[str, Mapping[str, Any]], work_dir: Path) -> Repo
     allowed = waivers()
     waived = [f for f in findings if (f.rule, f.resource) in allowed]
     used = {(f.rule, f.resource) for f in waived}
-    stale = tuple(f"waiver for {rule} on {resource} matches no failure: remove it" for rule, resource in allowed if (rule, resource) not in used)
+    stale = tuple(
+        f"waiver for {rule} on {resource} matches no failure: remove it"
+        for rule, resource in allowed
+        if (rule, resource) not in used
+    )
     return Report(
         passed=passed,
         skipped=skipped,
@@ -144,11 +148,12 @@ def _findings(scenario: str, report: Mapping[str, Any]) -> Iterator[Finding]:
 
 
 def _first_custom_message(node: Any) -> str | None:
+    children: list[Any]
     if isinstance(node, dict):
         custom = (node.get("messages") or {}).get("custom_message")
         if custom and custom.strip():
             return str(custom)
-        children = node.values()
+        children = list(node.values())
     elif isinstance(node, list):
         children = node
     else:

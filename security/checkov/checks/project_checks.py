@@ -82,9 +82,7 @@ class EventTargetsHaveDeadLetterQueues(BaseResourceCheck):  # type: ignore[misc]
     def scan_resource_conf(self, conf: dict[str, Any]) -> Any:
         targets = _properties(conf).get("Targets") or []
         complete = all(
-            isinstance(target, dict)
-            and (target.get("DeadLetterConfig") or {}).get("Arn")
-            and target.get("RetryPolicy")
+            isinstance(target, dict) and (target.get("DeadLetterConfig") or {}).get("Arn") and target.get("RetryPolicy")
             for target in targets
         )
         return CheckResult.PASSED if targets and complete else CheckResult.FAILED

@@ -60,9 +60,7 @@ COMPLIANT: dict[str, Request] = {
             **TAGS,
         },
     ),
-    "sagemaker:CreateEndpoint": Request(
-        "sagemaker:CreateEndpoint", f"{ARN}:endpoint/abalone", {**TAGS}
-    ),
+    "sagemaker:CreateEndpoint": Request("sagemaker:CreateEndpoint", f"{ARN}:endpoint/abalone", {**TAGS}),
     "sagemaker:UpdateEndpoint": Request("sagemaker:UpdateEndpoint", f"{ARN}:endpoint/abalone", {}),
     # Batch transform: no VPC keys exist for it (it runs in the model's VPC).
     "sagemaker:CreateTransformJob": Request(
@@ -111,7 +109,9 @@ def violations(request: Request, operator: str, key: str) -> list[Request]:
         return [_with(request, key, "Enabled"), _with(request, key, None)]
     if operator == "StringEquals":
         return [_with(request, key, "Enabled")]
-    raise ValueError(f"no violation known for the operator {operator!r}: add one to tests/integration/security/requests.py")
+    raise ValueError(
+        f"no violation known for the operator {operator!r}: add one to tests/integration/security/requests.py"
+    )
 
 
 def _with(request: Request, key: str, value: str | list[str] | None) -> Request:

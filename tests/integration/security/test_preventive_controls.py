@@ -32,14 +32,18 @@ def _deny_statements(policy: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _run(policy: dict[str, Any], requests: dict[str, Request]) -> dict[str, Result]:
-    cases = [Case(case_id, {"Preventive": policy, "Grants": ALLOW_ALL_SAGEMAKER}, req) for case_id, req in requests.items()]
+    cases = [
+        Case(case_id, {"Preventive": policy, "Grants": ALLOW_ALL_SAGEMAKER}, req) for case_id, req in requests.items()
+    ]
     results = simulate(cases)
     errors = {case_id: r.errors for case_id, r in results.items() if r.decision == "Error"}
     assert not errors, f"the simulator rejected requests: {errors}"
     return results
 
 
-def test_every_deny_statement_allows_the_compliant_request_and_denies_each_violation(preventive: dict[str, Any]) -> None:
+def test_every_deny_statement_allows_the_compliant_request_and_denies_each_violation(
+    preventive: dict[str, Any],
+) -> None:
     requests: dict[str, Request] = {}
     for statement in _deny_statements(preventive):
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
@@ -52,7 +56,7 @@ def test_every_deny_statement_allows_the_compliant_request_and_denies_each_viola
 
     results = _run(preventive, requests)
 
-    wrong = {}
+    wrong: dict[str, tuple[str, tuple[str, ...]]] = {}
     for case_id, result in results.items():
         kind, *rest = case_id.split("|")
         if kind == "allow" and result.decision != "Allowed":
@@ -89,7 +93,12 @@ NAIVE_PATTERN = {
 
 @pytest.mark.parametrize(
     "action",
-    ["sagemaker:CreateEndpoint", "sagemaker:CreateEndpointConfig", "sagemaker:CreateTransformJob", "sagemaker:CreatePipeline"],
+    [
+        "sagemaker:CreateEndpoint",
+        "sagemaker:CreateEndpointConfig",
+        "sagemaker:CreateTransformJob",
+        "sagemaker:CreatePipeline",
+    ],
 )
 def test_naive_ifexists_pattern_denies_creates_without_the_key_and_the_project_policy_does_not(
     preventive: dict[str, Any], action: str

@@ -25,7 +25,12 @@ REQUIRED_COVERAGE = {
     "sagemaker:VpcSecurityGroupIds": {"CreateProcessingJob", "CreateTrainingJob", "CreateModel"},
     "sagemaker:NetworkIsolation": {"CreateProcessingJob", "CreateTrainingJob", "CreateModel"},
     "sagemaker:InterContainerTrafficEncryption": {"CreateProcessingJob", "CreateTrainingJob"},
-    "sagemaker:VolumeKmsKeyArn": {"CreateProcessingJob", "CreateTrainingJob", "CreateTransformJob", "CreateEndpointConfig"},
+    "sagemaker:VolumeKmsKeyArn": {
+        "CreateProcessingJob",
+        "CreateTrainingJob",
+        "CreateTransformJob",
+        "CreateEndpointConfig",
+    },
     "sagemaker:OutputKmsKeyArn": {"CreateProcessingJob", "CreateTrainingJob", "CreateTransformJob"},
     "sagemaker:RootAccess": {"CreateNotebookInstance"},
     "sagemaker:DirectInternetAccess": {"CreateNotebookInstance"},
@@ -93,7 +98,9 @@ def test_operator_fits_the_key_type(statements: list[dict[str, Any]]) -> None:
             if operator == "Null":
                 continue
             key_type = IAM.conditions.get_condition_key_details(key.split(":")[0], key)["type"]
-            assert operator in OPERATORS_BY_TYPE[key_type], f"{statement['Sid']}: {operator} on the {key_type} key {key}"
+            assert operator in OPERATORS_BY_TYPE[key_type], (
+                f"{statement['Sid']}: {operator} on the {key_type} key {key}"
+            )
 
 
 def test_no_deprecated_condition_key(statements: list[dict[str, Any]]) -> None:

@@ -1,0 +1,265 @@
+"""Bad input: a change that drops a VPC, a KMS key or isolation from a SageMaker resource, or widens a role to '*',
+fails the gates with a message naming the resource and the rule.
+
+Each test mutates a COPY of the real files (template.yaml, the ASL, the rendered pipeline definition), shows the gate
+passes on the unmutated copy, then fails on the mutation. The gates are called as `make security` calls them.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from security.cfn import REPO_ROOT, load_template
+from security.guard.run import evaluate, scenarios
+from security.project_checks import run
+
+SAM_PYTHON = REPO_ROOT / ".venv-sam" / "bin" / "python"
+CHECKOV = REPO_ROOT / ".venv-checkov" / "bin" / "checkov"
+DEFINITION = REPO_ROOT / "build" / "pipeline-definition.json"
+
+
+class Workspace:
+    """A copy of the files the gates read, laid out as in the repository."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        shutil.copy(REPO_ROOT / "template.yaml", root / "template.yaml")
+        shutil.copy(REPO_ROOT / "network.yaml", root / "network.yaml")
+        shutil.copytree(REPO_ROOT / "statemachine", root / "statemachine")
+        if not DEFINITION.exists():
+            raise FileNotFoundError(f"{DEFINITION} is missing: run `make definition`")
+        (root / "build").mkdir()
+        shutil.copy(DEFINITION, root / "build" / "pipeline-definition.json")
+
+    @property
+    def template(self) -> Path:
+        return self.root / "template.yaml"
+
+    @property
+    def definition(self) -> Path:
+        return self.root / "build" / "pipeline-definition.json"
+
+    @property
+    def asl(self) -> Path:
+        (path,) = (self.root / "statemachine").glob("*.asl.json")
+        return path
+
+    def replace(self, path: Path, old: str, new: str) -> None:
+        text = path.read_text()
+        assert text.count(old) == 1, f"the mutation's anchor is not unique in {path.name}: {old!r}"
+        path.write_text(text.replace(old, new))
+
+    def edit_json(self, path: Path, change: Callable[[dict], object]) -> None:  # type: ignore[type-arg]
+        document = json.loads(path.read_text())
+        change(document)
+        path.write_text(json.dumps(document, indent=1))
+
+    def expand(self) -> Path:
+        expanded = self.root / "build" / "template.expanded.json"
+        subprocess.run(
+            [str(SAM_PYTHON), "-m", "security.sam_expand", str(self.template), str(expanded)],
+            check=True,
+            capture_output=True,
+            cwd=REPO_ROOT,
+        )
+        return expanded
+
+    def project_checks_cli(self) -> subprocess.CompletedProcess[str]:
+        """The gate exactly as `make security-project` runs it."""
+        command = [
+            sys.executable,
+            "-m",
+            "security.project_checks",
+            "--template",
+            str(self.template),
+            "--expanded",
+            str(self.expand()),
+            "--definition",
+            str(self.definition),
+        ]
+        return subprocess.run(command, capture_output=True, text=True, cwd=REPO_ROOT, check=False)
+
+    def project_check_failures(self, expanded: Path | None = None) -> list[str]:
+        """The same checks in-process (faster); ``expanded`` skips re-expanding an unchanged template."""
+        return [str(finding) for finding in run(self.template, expanded or self.expand(), self.definition).findings]
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Workspace:
+    return Workspace(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def expanded_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The unmutated template, expanded once for the tests that mutate only the ASL or the definition."""
+    return Workspace(tmp_path_factory.mktemp("unmutated")).expand()
+
+
+def test_the_unmutated_copy_passes_the_project_checks(workspace: Workspace) -> None:
+    completed = workspace.project_checks_cli()
+    assert completed.returncode == 0, completed.stdout
+    assert "0 failed" in completed.stdout
+
+
+@pytest.mark.parametrize(
+    ("mutation", "rule", "resource"),
+    [
+        (lambda s: s["CreateModel"]["Parameters"].pop("VpcConfig"), "PROJECT.ASL.1", "state CreateModel"),
+        (
+            lambda s: s["CreateModel"]["Parameters"].update(EnableNetworkIsolation=False),
+            "PROJECT.ASL.1",
+            "state CreateModel",
+        ),
+        (
+            lambda s: s["CreateEndpointConfig"]["Parameters"].pop("KmsKeyId"),
+            "PROJECT.ASL.2",
+            "state CreateEndpointConfig",
+        ),
+        (
+            lambda s: s["CreateTransformJob"]["Parameters"]["TransformResources"].pop("VolumeKmsKeyId"),
+            "PROJECT.ASL.3",
+            "state CreateTransformJob",
+        ),
+        (
+            # a key chosen by the execution input instead of the template's substitution
+            lambda s: (
+                s["CreateTransformJob"]["Parameters"]["TransformOutput"].update({"KmsKeyId.$": "$.KmsKeyId"})
+                or s["CreateTransformJob"]["Parameters"]["TransformOutput"].pop("KmsKeyId")
+            ),
+            "PROJECT.ASL.3",
+            "state CreateTransformJob",
+        ),
+    ],
+    ids=[
+        "model-without-vpc",
+        "model-not-isolated",
+        "endpoint-config-without-kms",
+        "transform-without-volume-kms",
+        "transform-kms-from-input",
+    ],
+)
+def test_asl_mutations_fail_naming_the_state_and_rule(
+    workspace: Workspace,
+    expanded_template: Path,
+    mutation: Callable[[dict], object],  # type: ignore[type-arg]
+    rule: str,
+    resource: str,
+) -> None:
+    workspace.edit_json(workspace.asl, lambda document: mutation(document["States"]))
+
+    failures = workspace.project_check_failures(expanded_template)
+
+    assert any(rule in line and resource in line for line in failures), failures
+
+
+@pytest.mark.parametrize(
+    ("step_type", "mutation", "rule"),
+    [
+        ("Training", lambda a: a["ResourceConfig"].pop("VolumeKmsKeyId"), "PROJECT.PIPELINE.2"),
+        ("Training", lambda a: a.pop("VpcConfig"), "PROJECT.PIPELINE.2"),
+        ("Processing", lambda a: a["NetworkConfig"].update(EnableNetworkIsolation=False), "PROJECT.PIPELINE.1"),
+        ("Processing", lambda a: a["ProcessingOutputConfig"].pop("KmsKeyId"), "PROJECT.PIPELINE.1"),
+    ],
+    ids=[
+        "training-without-volume-kms",
+        "training-without-vpc",
+        "processing-not-isolated",
+        "processing-without-output-kms",
+    ],
+)
+def test_pipeline_definition_mutations_fail_naming_the_step_and_rule(
+    workspace: Workspace,
+    expanded_template: Path,
+    step_type: str,
+    mutation: Callable[[dict], object],  # type: ignore[type-arg]
+    rule: str,
+) -> None:
+    document = json.loads(workspace.definition.read_text())
+    step = next(s for s in document["Steps"] if s["Type"] == step_type)
+    mutation(step["Arguments"])
+    workspace.definition.write_text(json.dumps(document))
+
+    failures = workspace.project_check_failures(expanded_template)
+
+    assert any(rule in line and f"step {step['Name']}" in line for line in failures), failures
+
+
+def test_widening_a_role_to_star_fails_naming_the_role_and_rule(workspace: Workspace) -> None:
+    workspace.replace(
+        workspace.template,
+        "            - Sid: Notify\n",
+        "            - Sid: Everything\n              Effect: Allow\n              Action: sagemaker:*\n"
+        '              Resource: "*"\n            - Sid: Notify\n',
+    )
+
+    completed = workspace.project_checks_cli()
+
+    assert completed.returncode == 1
+    assert any(
+        line.startswith("FAIL [PROJECT.IAM.1]") and "TrainDeployStateMachineRole" in line and "sagemaker:*" in line
+        for line in completed.stdout.splitlines()
+    ), completed.stdout
+
+
+def test_unscoped_resource_fails_where_a_scoped_one_exists(workspace: Workspace) -> None:
+    workspace.replace(
+        workspace.template,
+        '              Resource: !Sub "${ArtifactsBucket.Arn}/pipeline-code/*"\n',
+        '              Resource: "*"\n',
+    )
+
+    failures = [line for line in workspace.project_check_failures() if "PROJECT.IAM.2" in line]
+
+    assert failures and "UpsertPipelineFunctionRole" in failures[0] and "s3:PutObject" in failures[0], failures
+
+
+def test_a_sagemaker_role_without_the_preventive_controls_fails(workspace: Workspace) -> None:
+    workspace.replace(workspace.template, "      - !Ref TrainDeployStateMachineRole", "")
+
+    failures = workspace.project_check_failures()
+
+    assert any("FAIL [PROJECT.IAM.4]" in line and "TrainDeployStateMachineRole" in line for line in failures), failures
+
+
+def test_cfn_guard_fails_naming_the_resource_when_encryption_is_dropped(workspace: Workspace) -> None:
+    network = load_template(workspace.root / "network.yaml")
+    baseline = evaluate(scenarios(json.loads(workspace.expand().read_text()), network), workspace.root / "guard-ok")
+    assert baseline.ok, [str(f) for f in baseline.findings]
+    project_key = "      KmsMasterKeyId: !If [CreateKmsKey, !GetAtt ProjectKey.Arn, !Ref KmsKeyArn]\n"
+    workspace.replace(
+        workspace.template, f"    Properties:\n{project_key}      Message", "    Properties:\n      Message"
+    )
+    workspace.replace(
+        workspace.template, f"      DisplayName: Abalone MLOps\n{project_key}", "      DisplayName: Abalone MLOps\n"
+    )
+
+    report = evaluate(scenarios(json.loads(workspace.expand().read_text()), network), workspace.root / "guard")
+
+    failures = {(f.control, f.resource) for f in report.findings}
+    assert ("CT.SQS.PR.2", "ApprovalDeadLetterQueue") in failures
+    assert ("PROJECT.SNS.1", "NotificationTopic") in failures
+    assert not report.ok
+
+
+def test_checkov_fails_naming_the_state_machine_when_tracing_is_dropped(workspace: Workspace) -> None:
+    workspace.replace(workspace.template, "      Tracing:\n        Enabled: true\n", "")
+    command = [
+        str(CHECKOV),
+        "--config-file",
+        str(REPO_ROOT / "security/checkov/config.yaml"),
+        "-f",
+        str(workspace.template),
+        "--quiet",
+    ]
+
+    completed = subprocess.run(command, capture_output=True, text=True, cwd=REPO_ROOT, check=False)
+
+    assert completed.returncode == 1
+    assert "CKV_ABALONE_3" in completed.stdout and "TrainDeployStateMachine" in completed.stdout, completed.stdout
