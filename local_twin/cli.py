@@ -260,6 +260,9 @@ class Summary:
     data: str = ""
     pipeline_parameters: dict[str, str] = field(default_factory=dict)
     emulator_url: str | None = None
+    resources: dict[str, str] = field(default_factory=dict)  # logical id → physical id in the emulator
+    resources_not_created: dict[str, str] = field(default_factory=dict)  # logical id → why
+    provision_adjustments: list[str] = field(default_factory=list)  # what differs from a CloudFormation stack
     pipeline_execution_arn: str | None = None
     pipeline_status: str | None = None
     pipeline_steps: list[dict[str, Any]] = field(default_factory=list)
@@ -493,6 +496,9 @@ class LocalRun:
         self.bucket = self.stack.ref(self.stack.only("AWS::S3::Bucket"))
         self.kms_key_arn = self.stack.attribute(self.stack.only("AWS::KMS::Key"), "Arn")
         self.state_machine_arn = self.stack.ref(self.stack.only("AWS::Serverless::StateMachine"))
+        self.summary.resources = dict(self.stack.created)
+        self.summary.resources_not_created = dict(self.stack.not_created)
+        self.summary.provision_adjustments = list(self.stack.adjustments)
         data_uri = upload_file(self.s3, self.options.data, self.bucket, DATA_KEY, self.kms_key_arn)
         record.detail = f"{len(self.stack.created)} resources; data at {data_uri}"
 

@@ -161,10 +161,60 @@ STATES_TRUST = {
     "Version": "2012-10-17",
     "Statement": [{"Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"}, "Action": "sts:AssumeRole"}],
 }
-NETWORK_CIDR = "10.42.0.0/16"
 SAM_FUNCTION = "AWS::Serverless::Function"
 SAM_STATE_MACHINE = "AWS::Serverless::StateMachine"
 IMPLICIT_ROLE = "SAM::ImplicitRole"  # not a CloudFormation type: the role SAM adds for a function or state machine
+
+
+# The properties each creator below applies; any other property of a created resource is listed in the stack's
+# adjustments, so what the local stack leaves out is visible in the run's summary instead of silently dropped.
+APPLIED_PROPERTIES: dict[str, set[str]] = {
+    "AWS::KMS::Key": {"Description", "EnableKeyRotation", "KeyPolicy", "KeyUsage"},
+    "AWS::S3::Bucket": {
+        "BucketName",
+        "BucketEncryption",
+        "PublicAccessBlockConfiguration",
+        "OwnershipControls",
+        "VersioningConfiguration",
+    },
+    "AWS::S3::BucketPolicy": {"Bucket", "PolicyDocument"},
+    "AWS::SageMaker::ModelPackageGroup": {"ModelPackageGroupName", "ModelPackageGroupDescription"},
+    "AWS::IAM::Role": {"AssumeRolePolicyDocument", "Policies", "Description"},
+    "AWS::IAM::ManagedPolicy": {"ManagedPolicyName", "PolicyDocument", "Roles", "Description"},
+    "AWS::IAM::Policy": {"PolicyName", "PolicyDocument", "Roles"},
+    "AWS::SNS::Topic": {"TopicName", "DisplayName", "KmsMasterKeyId"},
+    "AWS::SQS::Queue": {
+        "QueueName",
+        "KmsMasterKeyId",
+        "MessageRetentionPeriod",
+        "VisibilityTimeout",
+        "KmsDataKeyReusePeriodSeconds",
+    },
+    "AWS::SQS::QueuePolicy": {"Queues", "PolicyDocument"},
+    "AWS::Logs::LogGroup": {"LogGroupName", "KmsKeyId", "RetentionInDays"},
+    "AWS::Serverless::Function": {
+        "FunctionName",
+        "Handler",
+        "Runtime",
+        "CodeUri",
+        "Description",
+        "Timeout",
+        "MemorySize",
+        "Environment",
+        "Tracing",
+        "Policies",
+        "Role",
+        "KmsKeyArn",
+        "VpcConfig",
+        "DeadLetterQueue",
+        "LoggingConfig",
+        "Architectures",
+        "AutoPublishAlias",
+    },
+    "AWS::Events::Rule": {"Name", "EventPattern", "State", "Description", "Targets"},
+    "AWS::Lambda::Permission": {"FunctionName", "Action", "Principal", "SourceArn", "SourceAccount"},
+    "AWS::Serverless::StateMachine": {"Name", "DefinitionUri", "DefinitionSubstitutions", "Policies", "Role", "Type"},
+}
 
 
 class ProvisionError(RuntimeError):
@@ -198,20 +248,6 @@ class Stack:
         if len(ids) != 1:
             raise ProvisionError(f"expected one {resource_type} in the template, found {ids}")
         return ids[0]
-
-
-def local_network(emulator: Emulator) -> tuple[list[str], list[str]]:
-    """Two private subnets in two zones and a security group: what network.yaml gives the stack in AWS."""
-    ec2 = emulator.client("ec2")
-    vpc_id = ec2.create_vpc(CidrBlock=NETWORK_CIDR)["Vpc"]["VpcId"]
-    subnets = [
-        ec2.create_subnet(VpcId=vpc_id, CidrBlock=f"10.42.{index}.0/24", AvailabilityZone=f"{emulator.region}{zone}")[
-            "Subnet"
-        ]["SubnetId"]
-        for index, zone in enumerate("ab")
-    ]
-    group = ec2.create_security_group(VpcId=vpc_id, GroupName="sagemaker-jobs", Description="SageMaker jobs")
-    return subnets, [group["GroupId"]]
 
 
 def provision(
@@ -260,6 +296,11 @@ def provision(
         except (TemplateError, ClientError, ParamValidationError) as error:
             raise ProvisionError(f"{logical_id} ({kind}): {error}") from error
         stack.created[logical_id] = physical_id
+        ignored = sorted(set(resource.get("Properties", {})) - APPLIED_PROPERTIES.get(kind, set()))
+        if ignored:
+            stack.adjustments.append(
+                f"{logical_id}: not applied locally (no effect on a local run): {', '.join(ignored)}"
+            )
     return stack
 
 
@@ -498,11 +539,18 @@ def _function(emulator: Emulator, stack: Stack, resolver: Resolver, logical_id: 
     role_arn = props.get("Role") or _implicit_role_policies(emulator, stack, logical_id, props)
     name = props.get("FunctionName") or _physical_name(stack, logical_id)
     globals_ = resolver.resolve(stack.template.get("Globals", {}).get("Function", {}))
+    merged = {**globals_, **props}
     extra: dict[str, Any] = {}
-    kms_key = props.get("KmsKeyArn", globals_.get("KmsKeyArn"))
-    if kms_key:
-        extra["KMSKeyArn"] = kms_key
-    created = emulator.client("lambda").create_function(
+    if merged.get("KmsKeyArn"):
+        extra["KMSKeyArn"] = merged["KmsKeyArn"]
+    if merged.get("VpcConfig"):
+        extra["VpcConfig"] = {key: list(value) for key, value in merged["VpcConfig"].items()}
+    if merged.get("DeadLetterQueue"):
+        extra["DeadLetterConfig"] = {"TargetArn": merged["DeadLetterQueue"]["TargetArn"]}
+    if merged.get("LoggingConfig"):
+        extra["LoggingConfig"] = merged["LoggingConfig"]
+    lambda_client = emulator.client("lambda")
+    created = lambda_client.create_function(
         FunctionName=name,
         Runtime=config.runtime,
         Role=role_arn,
@@ -511,11 +559,16 @@ def _function(emulator: Emulator, stack: Stack, resolver: Resolver, logical_id: 
         Code={"ZipFile": _placeholder_package(config.handler)},
         Description=props.get("Description", ""),
         Timeout=config.timeout,
-        MemorySize=int(props.get("MemorySize", globals_.get("MemorySize", 128))),
+        MemorySize=int(merged.get("MemorySize", 128)),
         Environment={"Variables": config.environment},
-        TracingConfig={"Mode": props.get("Tracing", globals_.get("Tracing", "PassThrough"))},
+        TracingConfig={"Mode": merged.get("Tracing", "PassThrough")},
+        Architectures=list(merged.get("Architectures", ["x86_64"])),
         **extra,
     )
+    if merged.get("AutoPublishAlias"):
+        version = lambda_client.publish_version(FunctionName=name)["Version"]
+        lambda_client.create_alias(FunctionName=name, Name=merged["AutoPublishAlias"], FunctionVersion=version)
+        stack.values.refs[f"{logical_id}.Version"] = version
     stack.functions[logical_id] = config
     stack.function_names[logical_id] = name
     stack.values.refs[logical_id] = name
