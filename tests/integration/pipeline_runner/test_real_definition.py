@@ -121,20 +121,18 @@ def test_a_threshold_below_the_mse_fails_the_execution_through_the_fail_step(
     assert result.model_package_arn is None
 
 
-def test_approval_override_is_honoured_and_unknown_parameters_are_rejected(
-    harness: tuple[PipelineRunner, Any],
-) -> None:
-    runner, sagemaker = harness
+def test_an_unknown_parameter_is_rejected_before_anything_runs(harness: tuple[PipelineRunner, Any]) -> None:
+    runner, _ = harness
 
     with pytest.raises(DefinitionError, match=r"unknown pipeline parameter\(s\): MseLimit"):
         runner.run({"MseLimit": "5"})
-    result = runner.run({"ModelApprovalStatus": "Approved"})
 
-    package = sagemaker.describe_model_package(ModelPackageName=result.model_package_arn)
-    assert package["ModelApprovalStatus"] == "Approved"
+    assert not runner.workdir.exists()
 
 
-def test_the_cli_writes_the_execution_record(definition_text: str, abalone_csv: Path, tmp_path: Path) -> None:
+def test_the_cli_honours_an_approval_override_and_writes_the_execution_record(
+    definition_text: str, abalone_csv: Path, tmp_path: Path
+) -> None:
     output = tmp_path / "execution.json"
     arguments = [
         "--definition",
@@ -143,7 +141,8 @@ def test_the_cli_writes_the_execution_record(definition_text: str, abalone_csv: 
         str(BUILD / "image-uris.json"),
     ]
     arguments += ["--store-dir", str(tmp_path / "store"), "--workdir", str(tmp_path / "work"), "--output", str(output)]
-    arguments += ["--upload", f"{abalone_csv}=s3://pipeline-local-artifacts/{DATA_KEY}", "--param", "MseThreshold=6"]
+    arguments += ["--upload", f"{abalone_csv}=s3://pipeline-local-artifacts/{DATA_KEY}"]
+    arguments += ["--param", "ModelApprovalStatus=Approved"]
 
     assert cli.main(arguments) == 0
 
@@ -153,5 +152,6 @@ def test_the_cli_writes_the_execution_record(definition_text: str, abalone_csv: 
     assert all(step["start_time"] and step["end_time"] for step in record["steps"])
     assert record["evaluation"][f"{EVALUATE_STEP}.{EVALUATION_REPORT}"]["regression_metrics"]["mse"]["value"] > 0
     package = record["registered_model_package"]
-    assert package["ModelApprovalStatus"] == "PendingManualApproval"
+    assert package["ModelApprovalStatus"] == "Approved"
     assert package["ModelDataUrl"].endswith("/output/model.tar.gz")
+    assert record["parameters"]["ModelApprovalStatus"] == "Approved"
