@@ -80,8 +80,13 @@ def _lookup(values: Mapping[str, Any], name: str) -> Any:
 
 def _sub(arg: Any, values: Mapping[str, Any], conditions: Mapping[str, bool]) -> str:
     text, local = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1])
-    scope = {**values, **{name: resolve(value, values, conditions) for name, value in local.items()}}
-    return _SUB_VARIABLE.sub(lambda match: str(_lookup(scope, match.group(1))), text)
+    own = {name: resolve(value, values, conditions) for name, value in local.items()}
+
+    def value_of(match: re.Match[str]) -> str:
+        name = match.group(1)
+        return str(own[name] if name in own else _lookup(values, name))
+
+    return _SUB_VARIABLE.sub(value_of, text)
 
 
 def specialise(template: Mapping[str, Any], parameters: Mapping[str, Any]) -> dict[str, Any]:

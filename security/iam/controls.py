@@ -60,3 +60,46 @@ def _all_conditions(template_path: Path, conditions: Mapping[str, bool] | None) 
     chosen = dict.fromkeys(names, True)
     chosen.update(conditions or {})
     return chosen
+
+
+class _SampleValues(dict[str, Any]):
+    """Sample values, with a readable placeholder ARN for any other resource the roles' policies mention."""
+
+    def __contains__(self, name: object) -> bool:
+        return True
+
+    def __missing__(self, name: str) -> str:
+        return f"arn:aws:placeholder:{REGION}:{ACCOUNT_ID}:{name}"
+
+
+EXECUTION_ROLE_ARN = f"arn:aws:iam::{ACCOUNT_ID}:role/abalone-dev-SageMakerExecutionRole-1A2B3C4D5E6F"
+ROLE_SAMPLE_PARAMETERS = {
+    "ResourceNamePrefix": "abalone-mlops",
+    "ModelPackageGroupName": "abalone",
+    "SageMakerExecutionRole.Arn": EXECUTION_ROLE_ARN,
+}
+
+
+def role_policies(expanded: Mapping[str, Any], role_logical_id: str) -> dict[str, dict[str, Any]]:
+    """Every identity policy a role of the deployed (SAM-expanded) template carries, resolved: name -> document.
+
+    Inline policies, AWS::IAM::Policy and ManagedPolicy resources attached to it (the preventive controls included).
+    AWS-managed policy ARNs (e.g. SAM's AWSXrayWriteOnlyAccess) are not included: they grant nothing to SageMaker.
+    """
+    values = _SampleValues({**sample_values(), **ROLE_SAMPLE_PARAMETERS})
+    conditions = dict.fromkeys(expanded.get("Conditions", {}) or {}, True)
+    resources = expanded["Resources"]
+    role = resources[role_logical_id]
+    policies = {
+        f"{role_logical_id}/{policy['PolicyName']}": policy["PolicyDocument"]
+        for policy in role["Properties"].get("Policies", [])
+    }
+    for logical_id, resource in resources.items():
+        attached = resource.get("Properties", {}).get("Roles", [])
+        if (
+            resource.get("Type") in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy")
+            and {"Ref": role_logical_id} in attached
+        ):
+            policies[logical_id] = resource["Properties"]["PolicyDocument"]
+    resolved: dict[str, dict[str, Any]] = resolve(policies, values, conditions)
+    return resolved

@@ -263,3 +263,22 @@ def test_checkov_fails_naming_the_state_machine_when_tracing_is_dropped(workspac
 
     assert completed.returncode == 1
     assert "CKV_ABALONE_3" in completed.stdout and "TrainDeployStateMachine" in completed.stdout, completed.stdout
+
+
+def test_a_waiver_that_no_longer_matches_a_failure_fails_the_gate(
+    workspace: Workspace, expanded_template: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import security.guard.run as guard
+
+    real = guard.waivers()
+    monkeypatch.setattr(
+        guard, "waivers", lambda: {**real, ("sqs_queue_encrypted_check", "ApprovalDeadLetterQueue"): "x"}
+    )
+    network = load_template(workspace.root / "network.yaml")
+
+    report = evaluate(scenarios(json.loads(expanded_template.read_text()), network), workspace.root / "guard")
+
+    assert not report.ok
+    assert report.stale_waivers == (
+        "waiver for sqs_queue_encrypted_check on ApprovalDeadLetterQueue matches no failure: remove it",
+    )
