@@ -51,6 +51,7 @@ from local_twin.pipeline_runner.expressions import (
 from local_twin.pipeline_runner.images import LocalImage
 from local_twin.pipeline_runner.properties import resolve_property
 from local_twin.pipeline_runner.steps import (
+    Executor,
     JobEnvironment,
     StepFailed,
     StepOutcome,
@@ -73,7 +74,6 @@ _EXECUTION_ARN = re.compile(
     r"pipeline/(?P<pipeline>[^/]+)/execution/(?P<id>[^/]+)$"
 )
 
-Executor = Callable[[StepSpec, dict[str, Any], JobEnvironment], StepOutcome]
 EXECUTORS: dict[str, Executor] = {
     "Processing": run_processing,
     "Training": run_training,

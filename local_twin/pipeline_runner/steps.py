@@ -35,6 +35,9 @@ APPROVAL_STATUSES = ("Approved", "Rejected", "PendingManualApproval")
 INHERITED_ENVIRONMENT = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT")
 
 
+Executor = Callable[[StepSpec, dict[str, Any], "JobEnvironment"], "StepOutcome"]
+
+
 class StepFailed(Exception):
     """The step ran and failed; ``reason`` becomes the step's FailureReason."""
 
@@ -143,6 +146,23 @@ def _run(command: list[str], cwd: Path, env: Mapping[str, str], logs: Path, step
     return output
 
 
+def _job_metadata(kind: str, resource: str) -> Callable[[Executor], Executor]:
+    """A failed job's record still names the job (``Metadata.ProcessingJob.Arn``), as SageMaker's does."""
+
+    def decorate(run: Executor) -> Executor:
+        def wrapper(step: StepSpec, arguments: dict[str, Any], env: JobEnvironment) -> StepOutcome:
+            try:
+                return run(step, arguments, env)
+            except StepFailed as error:
+                arn = env.arn(resource, env.job_name(step.name))
+                raise StepFailed(error.reason, {kind: {"Arn": arn}, **error.metadata}) from error
+
+        return wrapper
+
+    return decorate
+
+
+@_job_metadata("ProcessingJob", "processing-job")
 def run_processing(step: StepSpec, arguments: dict[str, Any], env: JobEnvironment) -> StepOutcome:
     """A processing job: inputs downloaded to their LocalPaths, the entrypoint run, outputs uploaded."""
     job = env.job_name(step.name)
@@ -235,6 +255,7 @@ def pack_directory(source: Path) -> bytes:
     return buffer.getvalue()
 
 
+@_job_metadata("TrainingJob", "training-job")
 def run_training(step: StepSpec, arguments: dict[str, Any], env: JobEnvironment) -> StepOutcome:
     """A script-mode training job: channels, code, hyperparameters as arguments, model.tar.gz uploaded."""
     job = env.job_name(step.name)

@@ -80,6 +80,8 @@ def test_a_script_that_raises_fails_its_step_with_the_stderr_tail_and_stops(
     assert "RuntimeError: prep was told to fail" in reason
     assert result.failure_reason == f"Step failure: Prep failed: {reason}"
     assert result.steps[0].to_api()["FailureReason"] == reason
+    job_arn = result.steps[0].to_api()["Metadata"]["ProcessingJob"]["Arn"]
+    assert job_arn.startswith("arn:aws:sagemaker:us-east-1:123456789012:processing-job/pipelines-")
 
 
 def test_training_gets_the_toolkit_contract(
