@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import boto3
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -15,10 +16,19 @@ from on_model_approved.models import ModelPackageStateChange, StartDeploymentReq
 
 logger = Logger()
 tracer = Tracer()
+# Namespace fixed in code, not from POWERTOOLS_METRICS_NAMESPACE: Metrics reads it when the module is imported,
+# and the local twin imports handlers once for many invocations.
+metrics = Metrics(namespace="AbaloneMLOps")
+
+
+def _count(outcome_status: str) -> None:
+    """One metric per outcome (started / duplicate / not-approved): duplicates show how often dedup was needed."""
+    metrics.add_metric(name=f"Deployments-{outcome_status}", unit=MetricUnit.Count, value=1)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE)
 @tracer.capture_lambda_handler
+@metrics.log_metrics
 @event_parser(model=ModelPackageStateChange)
 def lambda_handler(event: ModelPackageStateChange, context: LambdaContext) -> dict[str, Any]:
     settings = settings_from_env()
@@ -41,11 +51,13 @@ def lambda_handler(event: ModelPackageStateChange, context: LambdaContext) -> di
         sfn=boto3.client("stepfunctions"),
     )
     logger.info("approval handled", extra=outcome.as_dict())
+    _count(outcome.status)
     return outcome.as_dict()
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
+@metrics.log_metrics
 @event_parser(model=StartDeploymentRequest)
 def start_deployment_handler(event: StartDeploymentRequest, context: LambdaContext) -> dict[str, Any]:
     settings = settings_from_env()
@@ -59,4 +71,5 @@ def start_deployment_handler(event: StartDeploymentRequest, context: LambdaConte
         sfn=boto3.client("stepfunctions"),
     )
     logger.info("deployment requested by the train path", extra=outcome.as_dict())
+    _count(outcome.status)
     return outcome.as_dict()
