@@ -4,6 +4,7 @@ plugged into local_twin.emulator (moto itself would report every execution "Succ
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any, cast
 
 import boto3
@@ -48,7 +49,15 @@ def deploy_executions(stack: Stack) -> list[dict[str, Any]]:
     return [dict(e) for e in listed if e["name"].startswith("deploy-v")]
 
 
-def test_train_with_an_approved_model_deploys_it_to_the_endpoint(stack: Stack, aws: Emulator) -> None:
+def deployment_input(execution: dict[str, Any]) -> dict[str, Any]:
+    sfn = boto3.client("stepfunctions", region_name=REGION)
+    described: dict[str, Any] = json.loads(sfn.describe_execution(executionArn=execution["executionArn"])["input"])
+    return described
+
+
+def test_train_with_an_approved_model_deploys_it_to_the_endpoint(
+    stack: Stack, aws: Emulator, load_event: Callable[[str], dict[str, Any]]
+) -> None:
     registering_runner(aws)
     result = train(stack, "train-approved", PipelineParameters={"ModelApprovalStatus": "Approved"}, Target="endpoint")
     assert result["status"] == "SUCCEEDED", result
@@ -73,6 +82,16 @@ def test_train_with_an_approved_model_deploys_it_to_the_endpoint(stack: Stack, a
     assert wait_for_execution(deployment["executionArn"])["status"] == "SUCCEEDED"
     endpoint = sagemaker.describe_endpoint(EndpointName="abalone-mlops-endpoint")
     assert endpoint["EndpointStatus"] == "InService"
+    # SageMaker may also emit an approval event for the package registered Approved: it deploys nothing more
+    assert deployment_input(deployment)["Trigger"] == "train:train-approved"
+    package = deployment_input(deployment)["ModelPackageArn"]
+    event = load_event("on_model_approved/approved.json")
+    event["detail"].update(ModelPackageArn=package, ModelPackageVersion=int(package.rsplit("/", 1)[1]))
+    answer = boto3.client("lambda", region_name=REGION).invoke(
+        FunctionName="OnModelApprovedFunction", Payload=json.dumps(event)
+    )
+    assert json.loads(answer["Payload"].read())["Status"] == "duplicate"
+    assert len(deploy_executions(stack)) == 1
 
 
 def test_train_with_a_pending_model_notifies_and_deploys_nothing(stack: Stack, aws: Emulator) -> None:
