@@ -133,15 +133,19 @@ def _run(command: list[str], cwd: Path, env: Mapping[str, str], logs: Path, step
         completed = subprocess.run(command, cwd=cwd, env=dict(env), stdout=stdout, stderr=stderr, check=False)
     output = stdout_path.read_text(errors="replace") + stderr_path.read_text(errors="replace")
     if completed.returncode != 0:
-        tail = "\n".join(stderr_path.read_text(errors="replace").rstrip().splitlines()[-STDERR_TAIL_LINES:])
-        reason = f"step {step!r}: {Path(command[1]).name if len(command) > 1 else command[0]} exited with code "
-        reason += f"{completed.returncode}: {tail}"
-        if CONTAINER_ROOT in tail.replace(str(logs.resolve()), ""):
-            # the script used a real container path: only paths in the step's arguments are mapped to local folders
-            reason += f" [hint: pass every {CONTAINER_ROOT}... path as a container argument so it is mapped locally]"
-        # keep the end of the message: the exception line is the most useful part of a traceback
-        if len(reason) > FAILURE_REASON_LIMIT:
-            reason = "..." + reason[-(FAILURE_REASON_LIMIT - 3) :]
+        local_root = str(logs.resolve())
+        raw = "\n".join(stderr_path.read_text(errors="replace").rstrip().splitlines()[-STDERR_TAIL_LINES:])
+        # a container path left after removing the mapped ones was never given to the runner, so was not mapped
+        unmapped = CONTAINER_ROOT in raw.replace(local_root + CONTAINER_ROOT, "")
+        tail = raw.replace(local_root + "/", "/")  # local paths shown as the container paths they stand for
+        program = Path(command[1]).name if len(command) > 1 else command[0]
+        head = f"step {step!r}: {program} exited with code {completed.returncode}: "
+        hint = f" [hint: pass every {CONTAINER_ROOT}... path as a container argument so it is mapped locally]"
+        hint = hint if unmapped else ""
+        room = FAILURE_REASON_LIMIT - len(head) - len(hint)
+        if len(tail) > room:  # keep the end: the exception line is the most useful part of a traceback
+            tail = "..." + tail[-(room - 3) :]
+        reason = head + tail + hint
         raise StepFailed(reason)
     return output
 

@@ -121,6 +121,23 @@ def test_a_threshold_below_the_mse_fails_the_execution_through_the_fail_step(
     assert result.model_package_arn is None
 
 
+def test_malformed_data_fails_preprocessing_with_the_scripts_message_and_nothing_after_it(
+    harness: tuple[PipelineRunner, Any], abalone_csv: Path
+) -> None:
+    runner, _ = harness
+    rows = abalone_csv.read_text().splitlines()
+    rows[2] = rows[2].rsplit(",", 1)[0]  # the third row loses its label column
+    runner.store.put_bytes(f"s3://{BUCKET}/bad/abalone.csv", ("\n".join(rows) + "\n").encode())
+
+    result = runner.run({"InputDataUrl": f"s3://{BUCKET}/bad/abalone.csv"})
+
+    assert _statuses(result) == {PREPROCESS_STEP: "Failed"}
+    reason = result.steps[0].failure_reason or ""
+    assert "preprocess.py exited with code 1" in reason
+    assert "abalone.csv: row 3 has 8 columns, expected 9" in reason
+    assert result.failure_reason == f"Step failure: {PREPROCESS_STEP} failed: {reason}"
+
+
 def test_an_unknown_parameter_is_rejected_before_anything_runs(harness: tuple[PipelineRunner, Any]) -> None:
     runner, _ = harness
 

@@ -78,6 +78,8 @@ def test_a_script_that_raises_fails_its_step_with_the_stderr_tail_and_stops(
     reason = result.steps[0].failure_reason or ""
     assert "prep.py exited with code 1" in reason
     assert "RuntimeError: prep was told to fail" in reason
+    assert 'File "/opt/ml/processing/input/code/prep.py"' in reason  # local paths shown as container paths
+    assert "hint" not in reason
     assert result.failure_reason == f"Step failure: Prep failed: {reason}"
     assert result.steps[0].to_api()["FailureReason"] == reason
     job_arn = result.steps[0].to_api()["Metadata"]["ProcessingJob"]["Arn"]
@@ -180,3 +182,16 @@ def test_an_unexpected_error_in_a_step_is_recorded_as_its_failure(
     assert result.status == "Failed"
     assert [(r.step_name, r.step_status) for r in result.steps] == [("Prep", "Succeeded"), ("Train", "Failed")]
     assert result.steps[1].failure_reason == "step 'Train': KeyError: 'OutputDataConfig'"
+
+
+def test_a_container_path_the_runner_never_saw_gets_a_hint(
+    definition: dict[str, Any], offline_sagemaker: Any, tmp_path: Path
+) -> None:
+    store = LocalDirectoryStore(tmp_path / "store")
+    seed_store(store, train_code=b"open('/opt/ml/input/data/elsewhere/train.csv')\n")
+
+    result = _runner(definition, store, offline_sagemaker, tmp_path).run()
+
+    reason = result.steps[1].failure_reason or ""
+    assert "No such file or directory: '/opt/ml/input/data/elsewhere/train.csv'" in reason
+    assert reason.endswith("[hint: pass every /opt/ml/... path as a container argument so it is mapped locally]")
