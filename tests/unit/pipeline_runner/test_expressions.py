@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from local_twin.pipeline_runner.expressions import (
     ExpressionError,
@@ -134,3 +136,29 @@ def test_references_finds_gets_and_property_files() -> None:
 def test_a_property_the_step_did_not_report_is_an_error() -> None:
     with pytest.raises(ExpressionError, match=r"no value for 'validation'"):
         evaluate({"Get": "Steps.Preprocess.ProcessingOutputConfig.Outputs['validation'].S3Output.S3Uri"}, Context())
+
+
+_NAMES = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,10}", fullmatch=True)
+_KEYS = st.text(alphabet=st.characters(exclude_characters="'\"", exclude_categories=["Cs"]), max_size=10)
+_ELEMENTS = st.one_of(_NAMES.map(lambda n: ("name", n)), _KEYS.map(lambda k: ("key", k)), st.integers(0, 99))
+
+
+@given(st.lists(_ELEMENTS, min_size=1, max_size=6))
+def test_any_property_path_written_the_sdks_way_parses_back(elements: list[Any]) -> None:
+    text, expected = "Steps.Some-Step", list[PathElement]()
+    for element in elements:
+        if isinstance(element, int):
+            text += f"[{element}]"
+            expected.append(element)
+        elif element[0] == "name":
+            text += f".{element[1]}"
+            expected.append(element[1])
+        else:
+            text += f"['{element[1]}']"
+            expected.append(element[1])
+    if expected[0] == "PropertyFiles":
+        return
+
+    reference = parse_get(text)
+
+    assert (reference.kind, reference.name, reference.path) == ("Steps", "Some-Step", tuple(expected))
