@@ -178,3 +178,8 @@ def test_security_defaults_of_the_template() -> None:
     assert '"Action": "*"' not in text and '"sagemaker:*"' not in text
     target = resources["ModelApprovedRule"]["Properties"]["Targets"][0]
     assert target["RetryPolicy"]["MaximumRetryAttempts"] > 0 and "DeadLetterConfig" in target
+
+
+def test_the_group_is_referenced_by_name_not_by_its_arn() -> None:
+    # Ref on AWS::SageMaker::ModelPackageGroup returns the group's ARN; every consumer here needs the name.
+    assert '{"Ref": "ModelPackageGroup"}' not in json.dumps(TEMPLATE)
