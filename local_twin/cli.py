@@ -29,7 +29,7 @@ import time
 import traceback
 import uuid
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager, redirect_stderr, redirect_stdout
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -41,7 +41,7 @@ from rich.live import Live
 from rich.spinner import Spinner
 from rich.table import Table
 
-from ml_code.pipeline_names import DATA_KEY
+from ml_code.pipeline_names import DATA_KEY, PREPROCESS_STEP
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = REPO_ROOT / "data" / "abalone.csv"
@@ -436,6 +436,7 @@ class LocalRun:
         self.pipelines: LocalPipelines | None = None
         self.package: dict[str, Any] = {}
         self.test_split_uri: str | None = None
+        self.pre_approved_deployment = ""
 
     def execute(self) -> None:
         _remove(self.workdir)
@@ -452,6 +453,10 @@ class LocalRun:
             self.pipelines = LocalPipelines(self)
             self.extensions.pipelines.runner = self.pipelines
             stack.callback(self.pipelines.join)
+            self.deployments = LocalDeployments(self)
+            self.extensions.deployments.endpoint_runner = self.deployments.endpoint_changed
+            self.extensions.deployments.transform_runner = self.deployments.transform_job_created
+            stack.callback(self.deployments.close)
             with self.reporter.stage("provision", "creating the resources of template.yaml") as record:
                 self.provision(record)
             with self.reporter.stage("upsert", "the upsert function creates the SageMaker pipeline") as record:
@@ -469,13 +474,12 @@ class LocalRun:
             ) as record:
                 self.deploy(record)
             if self.options.target == "endpoint":
-                with self.reporter.stage("serve", "serving the registered model; scoring the test split") as record:
+                with self.reporter.stage("serve", "scoring the test split through the local endpoint") as record:
                     server = self.serve(record)
-                    stack.callback(server.stop)
                 if self.options.keep_serving:
                     self.keep_serving(server)
             else:
-                with self.reporter.stage("transform", "running the transform job on the test split") as record:
+                with self.reporter.stage("transform", "reading the transform job's output") as record:
                     self.transform(record)
 
     @property
@@ -578,6 +582,8 @@ class LocalRun:
             )
         self.describe_package(package_arn)
         self.test_split_uri = _test_split_uri(result)
+        deployment = (execution.output or {}).get("Deployment") or {}
+        self.pre_approved_deployment = str(deployment.get("ExecutionArn") or "") if execution.output else ""
         mse = "?" if self.summary.test_mse is None else f"{self.summary.test_mse:.4f}"
         record.detail = (
             f"test MSE {mse}; package version {self.summary.model_package_version}, {self.summary.approval_status}"
@@ -607,8 +613,12 @@ class LocalRun:
     def approve(self, record: StageRecord) -> None:
         from moto.events.models import EventPattern
 
-        if self.options.target == "batch":
-            self.stage_batch_input()
+        if self.pre_approved_deployment:
+            # Registered already Approved (--param ModelApprovalStatus=Approved): the train path started the
+            # deployment itself, with the same execution naming as the approval handler; no reviewer, no event.
+            self.deploy_execution_arn = self.pre_approved_deployment
+            record.detail = "registered Approved: the training execution started the deployment"
+            return
         package_arn = str(self.summary.model_package_arn)
         self.sagemaker.update_model_package(
             ModelPackageArn=package_arn,
@@ -688,17 +698,18 @@ class LocalRun:
 
     # --- serve ----------------------------------------------------------------------------------------------------
     def serve(self, record: StageRecord) -> Any:
-        from local_twin.endpoint_server import EndpointServer, score_rows
+        """Score the test split through the endpoint the deploy execution brought InService (a local server)."""
+        from local_twin.endpoint_server import score_rows
 
-        endpoint_name = str(self.stack.values.parameters.get("ResourceNamePrefix", "abalone-mlops")) + "-endpoint"
-        endpoint_name = self._output("EndpointName", endpoint_name)
+        endpoint_name = self._output("EndpointName", "abalone-mlops-endpoint")
         endpoint = self.sagemaker.describe_endpoint(EndpointName=endpoint_name)
         if endpoint["EndpointStatus"] != "InService":
-            raise StageError(f"endpoint {endpoint_name} is {endpoint['EndpointStatus']}")
-        config = self.sagemaker.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
-        model_name = config["ProductionVariants"][0]["ModelName"]
-        model = self.load_deployed_model(model_name, self.workdir / "endpoint-model")
-        server = EndpointServer(model).start()
+            raise StageError(
+                f"endpoint {endpoint_name} is {endpoint['EndpointStatus']}: {endpoint.get('FailureReason')}"
+            )
+        server = self.deployments.servers.get(endpoint_name)
+        if server is None:
+            raise StageError(f"endpoint {endpoint_name} is InService but no local server was started for it")
         self.summary.endpoint_name = endpoint_name
         self.summary.endpoint_url = server.url
         rows = self.test_rows()
@@ -757,19 +768,20 @@ class LocalRun:
 
     # --- transform ------------------------------------------------------------------------------------------------
     def transform(self, record: StageRecord) -> None:
-        from local_twin.batch_transform import TransformSpec, run_transform
-
-        jobs = self.sagemaker.list_transform_jobs(SortBy="CreationTime", SortOrder="Descending")[
-            "TransformJobSummaries"
-        ]
+        """Read the output of the transform job the deploy execution ran, and check it row by row."""
+        listed = self.sagemaker.list_transform_jobs(SortBy="CreationTime", SortOrder="Descending")
+        jobs = listed["TransformJobSummaries"]
         if not jobs:
             raise StageError("the deploy execution created no transform job")
-        job = self.sagemaker.describe_transform_job(TransformJobName=jobs[0]["TransformJobName"])
-        spec = TransformSpec.from_description(job)
-        model = self.load_deployed_model(spec.model_name, self.workdir / "transform-model")
-        result = run_transform(spec, model, self.s3)
-        self.summary.transform_job_name = spec.job_name
-        self.summary.transform_output = result.outputs
+        name = jobs[0]["TransformJobName"]
+        job = self.sagemaker.describe_transform_job(TransformJobName=name)
+        if job["TransformJobStatus"] != "Completed":
+            raise StageError(f"transform job {name} is {job['TransformJobStatus']}: {job.get('FailureReason')}")
+        result = self.deployments.transforms.get(name)
+        if result is None:
+            raise StageError(f"transform job {name} is Completed but was not run locally")
+        self.summary.transform_job_name = name
+        self.summary.transform_output = list(result.outputs)
         local_dir = self.options.output_dir / "transform"
         local_dir.mkdir(parents=True, exist_ok=True)
         rows = self.test_rows()
@@ -780,7 +792,7 @@ class LocalRun:
             predictions.extend(float(line.rsplit(",", 1)[1]) for line in body.splitlines() if line.strip())
         self._record_predictions([label for label, _ in rows], predictions)
         self.summary.predictions_file = str(local_dir)
-        record.detail = f"{spec.job_name}: {result.records} records → {', '.join(result.outputs)}"
+        record.detail = f"{name}: {result.records} records → {', '.join(result.outputs)}"
 
     # --- executions -----------------------------------------------------------------------------------------------
     def run_execution(self, name: str, mode: str, execution_input: Mapping[str, Any]) -> ExecutionSummary:
@@ -839,8 +851,6 @@ def _seconds(start: Any, end: Any) -> float | None:
 
 
 def _test_split_uri(result: Any) -> str | None:
-    from ml_code.pipeline_names import PREPROCESS_STEP
-
     for step in result.steps:
         if step.step_name == PREPROCESS_STEP and "test" in step.outputs:
             return str(step.outputs["test"])
@@ -919,6 +929,12 @@ class LocalPipelines:
                 records[step.step_name] = step
                 report(start.execution_arn, "Executing", steps=[r.to_api() for r in records.values()])
             self.run.reporter.note(f"pipeline step {step.step_name}: {step.step_status}")
+            if step.step_name == PREPROCESS_STEP and step.step_status == "Succeeded" and "test" in step.outputs:
+                self.run.test_split_uri = str(step.outputs["test"])
+                if self.run.options.target == "batch":
+                    # What a user does before a batch deployment: put the rows to score where it reads them. Done
+                    # as soon as the split exists, because a package registered Approved deploys during training.
+                    self.run.stage_batch_input()
 
         try:
             runner = PipelineRunner(
@@ -941,3 +957,82 @@ class LocalPipelines:
         self.results[start.execution_arn] = result
         with self._lock:
             report(start.execution_arn, result.status, result.failure_reason or "", [r.to_api() for r in result.steps])
+
+
+class LocalDeployments:
+    """Plugged into the emulator's CreateEndpoint / UpdateEndpoint / CreateTransformJob: does the real work in a
+    thread (a local model server; the transform job) and reports the outcome, so the deploy execution's poll loops
+    see Creating → InService (or Failed) and InProgress → Completed (or Failed) as in AWS."""
+
+    # The tag the state machine puts on what it creates; other transform jobs (a pipeline's) are not ours to run.
+    STATE_MACHINE_TAG = "sagemaker-secure-mlops:execution"
+
+    def __init__(self, run: LocalRun) -> None:
+        self.run = run
+        self.servers: dict[str, Any] = {}  # endpoint name → EndpointServer
+        self.transforms: dict[str, Any] = {}  # job name → TransformResult
+        self.threads: list[threading.Thread] = []
+        self._count = 0
+
+    def _start(self, target: Callable[[], None], name: str) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        self.threads.append(thread)
+        thread.start()
+
+    def _model_dir(self, kind: str) -> Path:
+        self._count += 1
+        return self.run.workdir / f"{kind}-model-{self._count}"
+
+    def endpoint_changed(self, endpoint_name: str, config_name: str) -> None:
+        self._start(lambda: self._serve(endpoint_name, config_name), f"endpoint-{endpoint_name}")
+
+    def _serve(self, endpoint_name: str, config_name: str) -> None:
+        from local_twin.endpoint_server import EndpointServer
+
+        report = self.run.extensions.deployments.report_endpoint
+        try:
+            config = self.run.sagemaker.describe_endpoint_config(EndpointConfigName=config_name)
+            model = self.run.load_deployed_model(
+                config["ProductionVariants"][0]["ModelName"], self._model_dir("endpoint")
+            )
+            server = EndpointServer(model).start()
+        except Exception as exc:  # noqa: BLE001 - any failure is the endpoint's FailureReason, as in SageMaker
+            report(endpoint_name, f"{type(exc).__name__}: {exc}")
+            return
+        previous = self.servers.get(endpoint_name)
+        self.servers[endpoint_name] = server
+        if previous is not None:
+            previous.stop()
+        self.run.reporter.note(f"endpoint {endpoint_name}: serving on {server.url}")
+        report(endpoint_name)
+
+    def transform_job_created(self, job: dict[str, Any]) -> None:
+        name = str(job["TransformJobName"])
+        tags = {tag.get("Key") for tag in job.get("Tags") or [] if isinstance(tag, dict)}
+        if self.STATE_MACHINE_TAG not in tags:
+            self.run.extensions.deployments.report_transform_job(name)  # moto's instant Completed, as before
+            return
+        self._start(lambda: self._transform(job), f"transform-{name}")
+
+    def _transform(self, job: dict[str, Any]) -> None:
+        from local_twin.batch_transform import TransformSpec, run_transform
+
+        name = str(job["TransformJobName"])
+        report = self.run.extensions.deployments.report_transform_job
+        try:
+            spec = TransformSpec.from_description(job)
+            model = self.run.load_deployed_model(spec.model_name, self._model_dir("transform"))
+            result = run_transform(spec, model, self.run.s3)
+        except Exception as exc:  # noqa: BLE001 - any failure is the job's FailureReason, as in SageMaker
+            report(name, f"{type(exc).__name__}: {exc}")
+            return
+        self.transforms[name] = result
+        self.run.reporter.note(f"transform job {name}: {result.records} records")
+        report(name)
+
+    def close(self) -> None:
+        for thread in self.threads:
+            thread.join()
+        if not self.run.options.keep_serving:
+            for server in self.servers.values():
+                server.stop()

@@ -14,6 +14,10 @@ StopPipelineExecution missing
 StartPipelineExecution is       a pluggable pipeline runner is called; it reports status, failure reason and steps
 always "Succeeded", no steps    (DescribePipelineExecution and ListPipelineExecutionSteps read them back);
                                 ClientRequestToken is idempotent as in AWS
+CreateEndpoint, UpdateEndpoint  with runners plugged in (the local twin's endpoint server and batch transform):
+InService at once,              Creating / Updating / InProgress until the runner reports InService, Failed (or a
+CreateTransformJob Completed    rolled-back update) or Completed / Failed with a reason
+at once
 CreateModel drops               recorded and returned by DescribeModel
 EnableNetworkIsolation
 StartExecution without a name   a UUID name, as in AWS (moto's parser backend names it "None")
@@ -44,7 +48,7 @@ from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.core.responses import ActionResult
 from moto.core.utils import utcnow
 from moto.sagemaker.exceptions import ValidationError
-from moto.sagemaker.models import FakeEndpoint, FakePipelineExecution, SageMakerModelBackend
+from moto.sagemaker.models import FakeEndpoint, FakePipelineExecution, FakeTransformJob, SageMakerModelBackend
 from moto.sagemaker.responses import SageMakerResponse
 from moto.sagemaker.utils import get_pipeline_execution_from_arn
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
@@ -128,6 +132,69 @@ class PipelineExecutions:
             return str(self._records[execution_arn].execution.pipeline_execution_status)
 
 
+# --- endpoints and transform jobs (local twin) -----------------------------------------------------------------
+EndpointRunner = Callable[[str, str], None]  # (endpoint name, endpoint config name)
+TransformRunner = Callable[[dict[str, Any]], None]  # the job as DescribeTransformJob returns it
+
+
+class Deployments:
+    """The registry between moto's endpoints / transform jobs and whoever really serves or transforms (the local twin).
+
+    Set ``endpoint_runner`` / ``transform_runner``: they are called on CreateEndpoint / UpdateEndpoint and on
+    CreateTransformJob, must return at once (work in a thread), and call :meth:`report_endpoint` /
+    :meth:`report_transform_job` when done. Until then the endpoint is ``Creating`` / ``Updating`` and the job
+    ``InProgress``, as in AWS, so the state machine's poll loops wait for the real work. Without runners moto's
+    instant ``InService`` / ``Completed`` stays.
+    """
+
+    def __init__(self) -> None:
+        self.endpoint_runner: EndpointRunner | None = None
+        self.transform_runner: TransformRunner | None = None
+        self._endpoints: dict[str, tuple[Any, str | None, list[dict[str, Any]]]] = {}
+        self._jobs: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def _endpoint_changed(self, endpoint: Any, previous_config: str | None, previous_variants: list[Any]) -> None:
+        if self.endpoint_runner is None:
+            return
+        with self._lock:
+            self._endpoints[endpoint.endpoint_name] = (endpoint, previous_config, previous_variants)
+            endpoint.endpoint_status = "Updating" if previous_config else "Creating"
+        self.endpoint_runner(endpoint.endpoint_name, endpoint.endpoint_config_name)
+
+    def _job_created(self, job: Any) -> None:
+        if self.transform_runner is None:
+            return
+        with self._lock:
+            self._jobs[job.transform_job_name] = job
+            job.transform_job_status = "InProgress"
+        self.transform_runner(dict(job.response_object))
+
+    def report_endpoint(self, endpoint_name: str, failure_reason: str = "") -> None:
+        """The endpoint serves its new config (no reason), or failed: a new endpoint is ``Failed``, an update rolls
+        back to the previous config and stays ``InService`` with the reason, as SageMaker does."""
+        with self._lock:
+            endpoint, previous_config, previous_variants = self._endpoints.pop(endpoint_name)
+            endpoint.failure_reason = failure_reason or None
+            endpoint.last_modified_time = utcnow()
+            if not failure_reason:
+                endpoint.endpoint_status = "InService"
+            elif previous_config:
+                endpoint.endpoint_config_name = previous_config
+                endpoint.production_variants = previous_variants
+                endpoint.endpoint_status = "InService"
+            else:
+                endpoint.endpoint_status = "Failed"
+
+    def report_transform_job(self, job_name: str, failure_reason: str = "") -> None:
+        """The job ``Completed`` (no reason) or ``Failed`` with the reason."""
+        with self._lock:
+            job = self._jobs.pop(job_name)
+            job.transform_job_status = "Failed" if failure_reason else "Completed"
+            job.failure_reason = failure_reason
+            job.transform_end_time = job.last_modified_time = utcnow()
+
+
 # --- Lambda ------------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class EmulatedLambdaContext:
@@ -152,6 +219,7 @@ class Emulator:
     pipelines: PipelineExecutions
     functions_root: Path
     invocations: list[dict[str, Any]] = field(default_factory=list)
+    deployments: Deployments = field(default_factory=Deployments)
 
 
 _ACTIVE: Emulator | None = None
@@ -214,11 +282,31 @@ def _update_endpoint(self: SageMakerModelBackend, endpoint_name: str, endpoint_c
     config = self.endpoint_configs.get(endpoint_config_name)
     if config is None:
         raise ValidationError(message=f"Could not find endpoint configuration '{endpoint_config_name}'.")
+    previous_config, previous_variants = endpoint.endpoint_config_name, endpoint.production_variants
     endpoint.endpoint_config_name = endpoint_config_name
     endpoint.production_variants = endpoint._process_production_variants(config.production_variants)
     endpoint.endpoint_status = "InService"
     endpoint.last_modified_time = utcnow()
+    _active().deployments._endpoint_changed(endpoint, previous_config, previous_variants)
     return {"EndpointArn": endpoint.arn}
+
+
+def _wrap_create_endpoint(original: Callable[..., Any]) -> Callable[..., Any]:
+    def create_endpoint(self: SageMakerModelBackend, *args: Any, **kwargs: Any) -> Any:
+        endpoint = original(self, *args, **kwargs)
+        _active().deployments._endpoint_changed(endpoint, None, [])
+        return endpoint
+
+    return create_endpoint
+
+
+def _wrap_create_transform_job(original: Callable[..., Any]) -> Callable[..., Any]:
+    def create_transform_job(self: SageMakerModelBackend, *args: Any, **kwargs: Any) -> Any:
+        job = original(self, *args, **kwargs)
+        _active().deployments._job_created(job)
+        return job
+
+    return create_transform_job
 
 
 def _response_update_endpoint(self: SageMakerResponse) -> ActionResult:
@@ -360,6 +448,13 @@ def emulate(functions_root: Path = FUNCTIONS_ROOT) -> Iterator[Emulator]:
         stack.enter_context(
             mock.patch.object(SageMakerResponse, "create_model", _wrap_create_model(SageMakerResponse.create_model))
         )
+        for name, wrap in (
+            ("create_endpoint", _wrap_create_endpoint),
+            ("create_transform_job", _wrap_create_transform_job),
+        ):
+            stack.enter_context(
+                mock.patch.object(SageMakerModelBackend, name, wrap(getattr(SageMakerModelBackend, name)))
+            )
         stack.enter_context(
             mock.patch.object(
                 StepFunctionsParserBackend,
@@ -387,7 +482,12 @@ def moto_compatibility_problems() -> list[str]:
             problems.append(f"moto now implements SageMaker {name}: remove the emulator's version")
     expected = {
         LambdaSimpleBackend: ("invoke", "get_function"),
-        SageMakerModelBackend: ("start_pipeline_execution", "describe_pipeline_execution"),
+        SageMakerModelBackend: (
+            "start_pipeline_execution",
+            "describe_pipeline_execution",
+            "create_endpoint",
+            "create_transform_job",
+        ),
         SageMakerResponse: ("create_model", "_get_param"),
         FakeEndpoint: ("_process_production_variants", "arn_formatter"),
         StepFunctionsParserBackend: ("start_execution",),
@@ -397,4 +497,11 @@ def moto_compatibility_problems() -> list[str]:
     for attribute in ("pipeline_execution_status", "pipeline_execution_failure_reason", "client_request_token"):
         if attribute not in FakePipelineExecution.__init__.__code__.co_names:
             problems.append(f"FakePipelineExecution no longer sets {attribute}")
+    for cls, names in (
+        (FakeEndpoint, ("endpoint_status", "failure_reason", "endpoint_config_name", "production_variants")),
+        (FakeTransformJob, ("transform_job_status", "failure_reason", "transform_end_time", "last_modified_time")),
+    ):
+        problems.extend(
+            f"{cls.__name__} no longer sets {name}" for name in names if name not in cls.__init__.__code__.co_names
+        )
     return problems

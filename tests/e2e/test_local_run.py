@@ -181,3 +181,14 @@ def test_an_unknown_pipeline_parameter_is_named_before_training(tmp_path: Path, 
     assert run.summary["failed_stage"] == "upsert"
     assert "MseTreshold" in run.summary["failure_reason"] and "MseThreshold" in run.summary["failure_reason"]
     assert run.summary["executions"] == []
+
+
+def test_a_package_registered_approved_is_deployed_by_the_training_execution(tmp_path: Path, data: Path) -> None:
+    run = local_run(tmp_path, data, "--target", "batch", "--param", "ModelApprovalStatus=Approved")
+
+    assert run.code == 0, run.summary.get("failure_reason")
+    train = run.execution("train")
+    assert "StartDeployment" in train["states"] and train["states"][-1] == "DeploymentRequested"
+    assert run.summary["approval_event_matched_rule"] is None  # no reviewer, no event: the train path deployed
+    assert run.execution("deploy")["states"][-1] == "TransformDone"
+    assert run.summary["predictions_count"] == len(run.test_rows())
