@@ -178,6 +178,15 @@ data: ## Download the abalone data set from the UCI repository to data/abalone.c
 	  { echo "make data: the download is not the expected abalone.data (SHA-256 differs); data/ left unchanged" >&2; exit 1; }; } && \
 	mv "$$tmp/abalone.csv" data/abalone.csv && \
 	echo "data/abalone.csv: $$(wc -l < data/abalone.csv) rows"
+
+# --- benchmarks (docs/performance.md) -----------------------------------------------------------------------------
+# Not part of `make test`: timings belong in a table beside their goals, never in a test's assertion. `sam build`
+# runs first (ARGS= keeps the bench's options away from it) so the Lambda figures are of what would deploy.
+.PHONY: bench
+bench: $(VENV)/.installed $(RENDER_VENV)/.installed $(DEFINITION) ## Measure against the goals → build/bench/results.json (ARGS="--runs 5 --make-test")
+	$(MAKE) --no-print-directory build ARGS=
+	$(PY) -m bench $(ARGS)
+
 .PHONY: clean
 clean: ## Remove build outputs (keeps the environments)
 	rm -rf $(BUILD) .aws-sam

@@ -1,0 +1,161 @@
+"""``make bench``: every measurement group, repeated, summarised as median / min / max beside its goal.
+
+Writes build/bench/results.json (``{"machine": {...}, "figures": [...]}``), build/bench/results.md (the same table in
+Markdown, for docs/performance.md) and prints the table. A group that fails does not stop the others: its figures
+that have a goal are listed as FAILED (``meets_goal: false``) and the exit code is 1. The exit code does not depend
+on goals being met: a missed goal is a finding to read in the table, not a broken bench.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench import endpoint, lambdas, render, transitions, twin
+from bench.core import FigureSpec, Measurement, Samples, markdown_table, render_table, write_results
+from bench.machine import describe_machine
+from bench.paths import BUILD_DIR, RESULTS_PATH, BenchError, run_timed
+
+MAKE_TEST_SPEC = FigureSpec("make_test.wall", "s", description="`make test`: lint, security gates, every test tier")
+
+
+@dataclass
+class Group:
+    """A measurement group: ``measure(run_index)`` returns one run's measurements; ``headline()`` lists the figures
+    that must appear in the results even when the group fails (those with a goal)."""
+
+    name: str
+    measure: Callable[[int], list[Measurement]]
+    headline: Callable[[], Sequence[FigureSpec]]
+    repeats: int | None = None  # None: the --runs value; a deterministic group runs once
+    setup: Callable[[], None] | None = None
+    after: Callable[[], list[str]] | None = None  # notes for under the table (a profile), once the runs are done
+    notes: list[str] = field(default_factory=list)
+
+
+def _lambda_group() -> Group:
+    prepared: list[lambdas.LambdaBench] = []
+
+    def setup() -> None:
+        prepared[:] = [lambdas.LambdaBench.prepare()]
+
+    def profile() -> list[str]:
+        notes = []
+        for logical_id, records in prepared[0].profile().items():
+            top = ", ".join(f"{record.module} {record.self_us / 1000:.0f} ms" for record in records[:3])
+            notes.append(f"{logical_id}: heaviest imports by own time: {top}")
+        return notes
+
+    def headline() -> list[FigureSpec]:
+        from local_twin.template import load_template
+
+        names = lambdas.functions_in_template(load_template())
+        return [spec for name in names for spec in (lambdas.cold_import_spec(name), lambdas.size_spec(name))]
+
+    return Group("lambda", lambda _: prepared[0].measure(), headline, setup=setup, after=profile)
+
+
+def _make_test(_: int) -> list[Measurement]:
+    log = BUILD_DIR / "make-test-output.txt"
+    timed = run_timed(["make", "test"], log=log)
+    if timed.returncode != 0:
+        raise BenchError(f"`make test` failed (exit {timed.returncode}) after {timed.wall_seconds:.0f} s; see {log}")
+    return [Measurement(MAKE_TEST_SPEC, timed.wall_seconds)]
+
+
+def groups() -> list[Group]:
+    return [
+        Group("render", lambda _: render.run_render(), lambda: (render.WALL_SPEC, render.ATTEMPTS_SPEC)),
+        _lambda_group(),
+        Group(
+            "transitions",
+            transitions.run_transitions,
+            lambda: (transitions.WITHOUT_POLLS_SPEC, transitions.BATCH_SPEC),
+            repeats=1,
+        ),
+        Group(
+            "local_twin_endpoint",
+            lambda _: twin.run_local_twin("endpoint"),
+            lambda: (twin.end_to_end_spec("endpoint"), twin.TEST_MSE_SPEC),
+        ),
+        Group("local_twin_batch", lambda _: twin.run_local_twin("batch"), lambda: (twin.end_to_end_spec("batch"),)),
+        Group("endpoint", lambda _: endpoint.run_endpoint(), lambda: (endpoint.P50_SPEC, endpoint.THROUGHPUT_SPEC)),
+        Group("make_test", _make_test, lambda: (MAKE_TEST_SPEC,), repeats=1),
+    ]
+
+
+DEFAULT_GROUPS = ("render", "lambda", "transitions", "local_twin_endpoint", "local_twin_batch", "endpoint")
+
+
+def _parser(names: Sequence[str]) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="make bench", description=__doc__)
+    parser.add_argument("--runs", type=int, default=3, help="repetitions of each measurement (default 3)")
+    parser.add_argument(
+        "--only", default=",".join(DEFAULT_GROUPS), help=f"comma-separated groups to run, from: {', '.join(names)}"
+    )
+    parser.add_argument("--make-test", action="store_true", help="also time `make test` once (slow)")
+    parser.add_argument("--output", type=Path, default=RESULTS_PATH, help="where results.json is written")
+    return parser
+
+
+def select(all_groups: Sequence[Group], only: str, make_test: bool) -> list[Group]:
+    """The groups asked for, in the bench's order (the endpoint group serves the model the twin group trained)."""
+    wanted = [name.strip() for name in only.split(",") if name.strip()]
+    known = {group.name for group in all_groups}
+    unknown = [name for name in wanted if name not in known]
+    if unknown:
+        raise SystemExit(f"make bench: unknown group(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    if make_test and "make_test" not in wanted:
+        wanted.append("make_test")
+    return [group for group in all_groups if group.name in wanted]
+
+
+def run_group(group: Group, runs: int, samples: Samples, failures: list[str]) -> None:
+    repeats = group.repeats or runs
+    print(f"[bench] {group.name}: {repeats} run(s)", file=sys.stderr, flush=True)
+    try:
+        if group.setup is not None:
+            group.setup()
+        for index in range(repeats):
+            started = time.perf_counter()
+            samples.add(group.measure(index))
+            print(f"[bench]   run {index + 1}/{repeats}: {time.perf_counter() - started:.1f} s", file=sys.stderr)
+        if group.after is not None:
+            group.notes.extend(group.after())
+    except BenchError as exc:
+        failures.append(f"{group.name}: {exc}")
+        for spec in group.headline():
+            if spec.goal is not None:
+                samples.add_failed(spec)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    all_groups = groups()
+    args = _parser([group.name for group in all_groups]).parse_args(argv)
+    if args.runs < 1:
+        raise SystemExit("make bench: --runs must be at least 1")
+    chosen = select(all_groups, args.only, args.make_test)
+    machine = describe_machine()
+    samples = Samples()
+    failures: list[str] = []
+    for group in chosen:
+        run_group(group, args.runs, samples, failures)
+    figures = samples.figures()
+    write_results(args.output, machine, figures)
+    (args.output.parent / "results.md").write_text(markdown_table(figures, samples.specs) + "\n")
+    print(render_table(figures, samples.specs))
+    print(
+        f"\nmachine: {machine['cpu_model']}, {machine['cpus_usable']} CPUs, {machine['memory_gib']} GiB, "
+        f"Python {machine['python']}, load average at start {machine['load_average_at_start']}"
+    )
+    for group in chosen:
+        for note in group.notes:
+            print(f"note: {note}")
+    for failure in failures:
+        print(f"FAILED {failure}", file=sys.stderr)
+    print(f"results: {args.output}")
+    return 1 if failures else 0
