@@ -282,3 +282,72 @@ def test_a_waiver_that_no_longer_matches_a_failure_fails_the_gate(
     assert report.stale_waivers == (
         "waiver for sqs_queue_encrypted_check on ApprovalDeadLetterQueue matches no failure: remove it",
     )
+
+
+def test_cfn_guard_fails_naming_the_resource_when_the_network_opens_to_the_internet(
+    workspace: Workspace, expanded_template: Path
+) -> None:
+    network_path = workspace.root / "network.yaml"
+    subnet_a_tags = '      Tags:\n        - { Key: Name, Value: !Sub "${AWS::StackName}-private-a" }\n'
+    workspace.replace(
+        network_path,
+        f"      MapPublicIpOnLaunch: false\n{subnet_a_tags}",
+        f"      MapPublicIpOnLaunch: true\n{subnet_a_tags}",
+    )
+    workspace.replace(
+        network_path,
+        "  PrivateRouteTable:\n",
+        "  InternetGateway:\n    Type: AWS::EC2::InternetGateway\n\n  PrivateRouteTable:\n",
+    )
+
+    report = evaluate(
+        scenarios(json.loads(expanded_template.read_text()), load_template(network_path)), workspace.root / "guard"
+    )
+
+    failures = {(f.control, f.resource) for f in report.findings}
+    assert ("PROJECT.NETWORK.1", "PrivateSubnetA") in failures
+    assert ("CT.EC2.PR.11", "PrivateSubnetA") in failures
+    assert ("PROJECT.NETWORK.2", "InternetGateway") in failures
+
+
+CUSTOM_CHECK_FIXTURE = """
+AWSTemplateFormatVersion: "2010-09-09"
+Resources:
+  OpenModel:
+    Type: AWS::SageMaker::Model
+    Properties:
+      ExecutionRoleArn: arn:aws:iam::123456789012:role/r
+      EnableNetworkIsolation: false
+  UnencryptedConfig:
+    Type: AWS::SageMaker::EndpointConfig
+    Properties:
+      ProductionVariants: [{ModelName: m, VariantName: v, InitialInstanceCount: 1, InstanceType: ml.m5.large}]
+  LossyRule:
+    Type: AWS::Events::Rule
+    Properties:
+      EventPattern: {source: [aws.sagemaker]}
+      Targets: [{Id: t, Arn: arn:aws:lambda:eu-west-1:123456789012:function:f}]
+  PassAnything:
+    Type: AWS::IAM::ManagedPolicy
+    Properties:
+      PolicyDocument:
+        Version: "2012-10-17"
+        Statement: [{Effect: Allow, Action: iam:PassRole, Resource: "*"}]
+"""
+
+
+def test_each_custom_checkov_check_fails_naming_its_resource(tmp_path: Path) -> None:
+    template = tmp_path / "bad.yaml"
+    template.write_text(CUSTOM_CHECK_FIXTURE)
+    command = [str(CHECKOV), "--config-file", str(REPO_ROOT / "security/checkov/config.yaml"), "-f", str(template)]
+    command += ["-o", "json", "--check", "CKV_ABALONE_1,CKV_ABALONE_2,CKV_ABALONE_4,CKV_ABALONE_5"]
+
+    completed = subprocess.run(command, capture_output=True, text=True, cwd=REPO_ROOT, check=False)
+
+    failed = {(c["check_id"], c["resource"]) for c in json.loads(completed.stdout)["results"]["failed_checks"]}
+    assert failed == {
+        ("CKV_ABALONE_1", "AWS::SageMaker::EndpointConfig.UnencryptedConfig"),
+        ("CKV_ABALONE_2", "AWS::SageMaker::Model.OpenModel"),
+        ("CKV_ABALONE_4", "AWS::Events::Rule.LossyRule"),
+        ("CKV_ABALONE_5", "AWS::IAM::ManagedPolicy.PassAnything"),
+    }
