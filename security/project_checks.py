@@ -30,6 +30,7 @@ RULES = {
     "PROJECT.IAM.2": "Resource '*' only for actions that have no resource type to scope to",
     "PROJECT.IAM.3": "iam:PassRole names its roles and passes them only to sagemaker.amazonaws.com",
     "PROJECT.IAM.4": f"every role that may create SageMaker jobs, models, endpoint configs has {POLICY_LOGICAL_ID}",
+    "PROJECT.IAM.5": "every service condition key is one the Service Authorization Reference lists for each action",
     "PROJECT.ASL.1": "CreateModel runs the model in the template's subnets and security groups with network isolation",
     "PROJECT.ASL.2": "CreateEndpointConfig encrypts with the template's KMS key",
     "PROJECT.ASL.3": "CreateTransformJob encrypts volumes and output with the template's KMS key",
@@ -88,6 +89,7 @@ def check_iam(expanded: Mapping[str, Any], where: str, result: Result) -> None:
         result.check("PROJECT.IAM.1", where, logical_id, [p for s in allows for p in _wildcard_actions(s)])
         result.check("PROJECT.IAM.2", where, logical_id, [p for s in allows for p in _unscoped_resources(s)])
         result.check("PROJECT.IAM.3", where, logical_id, [p for s in allows for p in _pass_role(s)])
+        result.check("PROJECT.IAM.5", where, logical_id, [p for s in statements for p in _invalid_condition_keys(s)])
     result.check("PROJECT.IAM.4", where, POLICY_LOGICAL_ID, _preventive_controls_attached(expanded))
 
 
@@ -137,6 +139,28 @@ def _unscoped_resources(statement: Mapping[str, Any]) -> list[str]:
         if scopes and action not in SCOPE_EXEMPT:
             sid = statement.get("Sid", "?")
             problems.append(f"statement {sid}: {action} on '*' although it can be scoped to {', '.join(scopes)}")
+    return problems
+
+
+def _invalid_condition_keys(statement: Mapping[str, Any]) -> list[str]:
+    """A service key (not ``aws:*``) an action does not carry never matches -- or, negated or Null, always does."""
+    keys = {key for block in (statement.get("Condition") or {}).values() for key in block}
+    service_keys = {key for key in keys if not key.lower().startswith("aws:")}
+    problems = []
+    for action in _as_list(statement.get("Action", [])):
+        if not isinstance(action, str) or "*" in action or not service_keys:
+            continue
+        service, name = action.split(":", 1)
+        if not _IAM.actions.action_exists(service, name):
+            continue  # PROJECT.IAM.2 names unknown actions
+        details = _IAM.actions.get_action_details(service, name)
+        carried = {k.lower() for k in details.get("conditionKeys", [])}
+        carried |= {k.lower() for r in details.get("resourceTypes", []) for k in r.get("conditionKeys", [])}
+        problems += [
+            f"statement {statement.get('Sid', '?')}: {action} does not carry {key}"
+            for key in sorted(service_keys)
+            if key.lower() not in carried
+        ]
     return problems
 
 

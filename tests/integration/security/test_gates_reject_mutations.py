@@ -351,3 +351,19 @@ def test_each_custom_checkov_check_fails_naming_its_resource(tmp_path: Path) -> 
         ("CKV_ABALONE_4", "AWS::Events::Rule.LossyRule"),
         ("CKV_ABALONE_5", "AWS::IAM::ManagedPolicy.PassAnything"),
     }
+
+
+def test_a_null_deny_on_an_action_without_the_key_fails_naming_the_statement(workspace: Workspace) -> None:
+    """The published pattern's trap, re-introduced: CreateEndpoint never carries sagemaker:VpcSubnets."""
+    workspace.replace(
+        workspace.template,
+        "- Sid: DenyMissingVpcSubnets\n            Effect: Deny\n            Action: [",
+        "- Sid: DenyMissingVpcSubnets\n            Effect: Deny\n            Action: [sagemaker:CreateEndpoint, ",
+    )
+
+    failures = [line for line in workspace.project_check_failures() if "PROJECT.IAM.5" in line]
+
+    assert failures == [
+        "FAIL [PROJECT.IAM.5] template.expanded.json: SageMakerPreventiveControlsPolicy: statement "
+        "DenyMissingVpcSubnets: sagemaker:CreateEndpoint does not carry sagemaker:VpcSubnets"
+    ]
