@@ -142,8 +142,8 @@ def format_number(value: float | None) -> str:
     """Three significant figures, no exponent for the ranges these figures take."""
     if value is None:
         return "n/a"
-    if value == 0:
-        return "0"
+    if float(value).is_integer() and abs(value) < 1e6:
+        return str(int(value))  # counts (transitions, connection attempts) and round goals
     magnitude = abs(value)
     if magnitude >= 100:
         return f"{value:.0f}"

@@ -35,10 +35,18 @@ THROUGHPUT_SPEC = FigureSpec(
 RUN_DIRS = (BUILD_DIR / "local-run-endpoint", REPO_ROOT / "build" / "local-run")
 
 
-def find_run(candidates: Sequence[Path] = RUN_DIRS) -> Path:
+def model_dir(run_dir: Path) -> Path | None:
+    """The newest model folder the run's local endpoint served (``work/endpoint-model*``), if any."""
+    folders = [path for path in (run_dir / "work").glob("endpoint-model*") if path.is_dir() and any(path.iterdir())]
+    return max(folders, key=lambda path: path.stat().st_mtime) if folders else None
+
+
+def find_run(candidates: Sequence[Path] = RUN_DIRS) -> tuple[Path, Path]:
+    """(run folder, model folder) of the first run that served a model and kept its test split."""
     for run_dir in candidates:
-        if (run_dir / "work" / "endpoint-model").is_dir() and (run_dir / "test.csv").is_file():
-            return run_dir
+        model = model_dir(run_dir)
+        if model is not None and (run_dir / "test.csv").is_file():
+            return run_dir, model
     raise BenchError(
         "no deployed model to serve: run the local twin first (the local_twin group, or `make local`); looked in "
         + ", ".join(str(path) for path in candidates)
@@ -68,11 +76,11 @@ def measurements_from_client(report: dict[str, Any]) -> list[Measurement]:
 def run_endpoint() -> list[Measurement]:
     from local_twin.endpoint_server import EndpointServer, load_model
 
-    run_dir = find_run()
+    run_dir, model = find_run()
     rows_file = BUILD_DIR / "endpoint-rows.csv"
     rows_file.parent.mkdir(parents=True, exist_ok=True)
     rows_file.write_text("\n".join(feature_rows(run_dir / "test.csv")) + "\n")
-    with EndpointServer(load_model(run_dir / "work" / "endpoint-model")) as server:
+    with EndpointServer(load_model(model)) as server:
         command = [
             str(VENV_PYTHON),
             "-m",

@@ -17,14 +17,13 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bench.core import FigureSpec, Measurement
-from bench.paths import BUILD_DIR, REPO_ROOT, SAM_BUILD_DIR, VENV_PYTHON, BenchError
+from bench.paths import BUILD_DIR, REPO_ROOT, SAM_BUILD_DIR, VENV_PYTHON, BenchError, run_timed
 
 COLD_IMPORT_GOAL_MS = 150.0
 SIZE_GOAL_MB = 10.0
@@ -37,6 +36,12 @@ DIST_INFO = re.compile(r"^(?P<name>.+)-(?P<version>[^-]+)\.dist-info$")
 def cold_import_spec(function: str) -> FigureSpec:
     return FigureSpec(
         f"lambda.{function}.cold_import", "ms", COLD_IMPORT_GOAL_MS, description="python -X importtime, handler"
+    )
+
+
+def cold_import_cpu_spec(function: str) -> FigureSpec:
+    return FigureSpec(
+        f"lambda.{function}.cold_import_cpu", "ms", description="CPU time of the import: child minus bare interpreter"
     )
 
 
@@ -164,9 +169,18 @@ def lambda_environment(logical_id: str) -> dict[str, str]:
     return environment
 
 
-def import_once(package_dir: Path, module: str, environment: Mapping[str, str], venv_site: Path) -> list[ImportRecord]:
-    """One cold import in a fresh interpreter; the package first on the path, .venv's site-packages after it."""
-    code = f"import sys; print({MARKER!r}, file=sys.stderr, flush=True); import {module}"
+@dataclass(frozen=True)
+class ImportRun:
+    records: list[ImportRecord]
+    cpu_seconds: float  # the child's CPU time, interpreter start-up included
+
+
+def import_once(package_dir: Path, module: str | None, environment: Mapping[str, str], venv_site: Path) -> ImportRun:
+    """One cold import in a fresh interpreter; the package first on the path, .venv's site-packages after it.
+
+    ``module=None`` runs the same interpreter without the import: the start-up baseline for the CPU figure.
+    """
+    code = f"import sys; print({MARKER!r}, file=sys.stderr, flush=True)" + (f"; import {module}" if module else "")
     env = {
         "PATH": os.environ.get("PATH", ""),
         "HOME": os.environ.get("HOME", "/tmp"),  # noqa: S108 - only a fallback for a missing HOME
@@ -175,17 +189,10 @@ def import_once(package_dir: Path, module: str, environment: Mapping[str, str], 
         **environment,
     }
     # -I would drop PYTHONPATH; -s/-E are not wanted either: .venv's site must stay (boto3 is there).
-    completed = subprocess.run(
-        [sys.executable if not VENV_PYTHON.exists() else str(VENV_PYTHON), "-X", "importtime", "-c", code],
-        cwd=package_dir,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if completed.returncode != 0:
-        raise BenchError(f"importing {module} from {package_dir} failed:\n{completed.stderr[-2000:]}")
-    return parse_importtime(completed.stderr)
+    timed = run_timed([str(VENV_PYTHON), "-X", "importtime", "-c", code], cwd=package_dir, env=env)
+    if timed.returncode != 0:
+        raise BenchError(f"importing {module} from {package_dir} failed:\n{timed.stderr[-2000:]}")
+    return ImportRun(parse_importtime(timed.stderr) if module else [], timed.cpu_seconds)
 
 
 @dataclass
@@ -216,15 +223,18 @@ class LambdaBench:
     def measure(self) -> list[Measurement]:
         measured = []
         for logical_id, (copy, module, environment) in self.functions.items():
-            records = import_once(copy, module, environment, self.venv_site)
-            measured.append(Measurement(cold_import_spec(logical_id), cold_import_ms(records)))
+            baseline = import_once(copy, None, environment, self.venv_site)
+            run = import_once(copy, module, environment, self.venv_site)
+            measured.append(Measurement(cold_import_spec(logical_id), cold_import_ms(run.records)))
+            cpu_ms = max(run.cpu_seconds - baseline.cpu_seconds, 0.0) * 1000
+            measured.append(Measurement(cold_import_cpu_spec(logical_id), cpu_ms))
             measured.append(Measurement(size_spec(logical_id), self.sizes[logical_id] / 1_000_000))
         return measured
 
     def profile(self) -> dict[str, list[ImportRecord]]:
         """One more import of each handler, keeping the records: the heaviest modules go in the notes."""
         return {
-            logical_id: heaviest(import_once(copy, module, environment, self.venv_site))
+            logical_id: heaviest(import_once(copy, module, environment, self.venv_site).records)
             for logical_id, (copy, module, environment) in self.functions.items()
         }
 

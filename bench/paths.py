@@ -5,7 +5,7 @@ from __future__ import annotations
 import resource
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,7 +36,9 @@ class Timed:
     cpu_seconds: float
 
 
-def run_timed(command: Sequence[str], *, cwd: Path = REPO_ROOT, log: Path | None = None) -> Timed:
+def run_timed(
+    command: Sequence[str], *, cwd: Path = REPO_ROOT, log: Path | None = None, env: Mapping[str, str] | None = None
+) -> Timed:
     """Run a command to its end; its output goes to ``log`` if given, else it is captured and returned."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
@@ -45,10 +47,10 @@ def run_timed(command: Sequence[str], *, cwd: Path = REPO_ROOT, log: Path | None
         log.parent.mkdir(parents=True, exist_ok=True)
         with log.open("w") as handle:
             returncode = subprocess.run(
-                command, cwd=cwd, stdout=handle, stderr=subprocess.STDOUT, check=False
+                command, cwd=cwd, stdout=handle, stderr=subprocess.STDOUT, env=env, check=False
             ).returncode
     else:
-        captured = subprocess.run(command, cwd=cwd, capture_output=True, text=True, check=False)
+        captured = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, check=False)
         returncode, stdout, stderr = captured.returncode, captured.stdout, captured.stderr
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)

@@ -117,17 +117,17 @@ def test_the_table_puts_each_figure_beside_its_goal() -> None:
     samples.add_failed(FigureSpec("render.wall", "s", 3.0))
     lines = render_table(samples.figures(), samples.specs).splitlines()
     row = {line.split()[0]: line for line in lines[2:]}
-    assert "25.0 s" in row[AT_MOST_20.name] and "≤ 20.0 s" in row[AT_MOST_20.name]
+    assert "25 s" in row[AT_MOST_20.name] and "≤ 20 s" in row[AT_MOST_20.name]
     assert row[AT_MOST_20.name].endswith("MISSES")
     assert "≥ 300 req/s" in row[AT_LEAST_300.name] and row[AT_LEAST_300.name].endswith("ok")
     assert row["render.wall"].split()[1] == "FAILED"
     markdown = markdown_table(samples.figures(), samples.specs)
-    assert f"| `{AT_MOST_20.name}` | 25.0 s |" in markdown
+    assert f"| `{AT_MOST_20.name}` | 25 s |" in markdown
 
 
 @pytest.mark.parametrize(
     ("value", "text"),
-    [(None, "n/a"), (0, "0"), (0.00123, "0.00123"), (4.5698, "4.57"), (48.17, "48.2"), (491.6, "492")],
+    [(None, "n/a"), (0, "0"), (16.0, "16"), (0.00123, "0.00123"), (4.5698, "4.57"), (48.17, "48.2"), (491.6, "492")],
 )
 def test_format_number(value: float | None, text: str) -> None:
     assert format_number(value) == text

@@ -176,10 +176,13 @@ def test_endpoint_figures_from_the_client_report() -> None:
 
 def test_endpoint_rows_drop_the_label_and_the_run_must_exist(tmp_path: Path) -> None:
     run = tmp_path / "run"
-    (run / "work" / "endpoint-model").mkdir(parents=True)
+    (run / "work" / "endpoint-model-1").mkdir(parents=True)
     (run / "test.csv").write_text("8.0,0.1,0.2\n11.0,0.3,0.4\n\n")
     assert endpoint.feature_rows(run / "test.csv") == ["0.1,0.2", "0.3,0.4"]
-    assert endpoint.find_run([tmp_path / "missing", run]) == run
+    with pytest.raises(BenchError, match="run the local twin first"):
+        endpoint.find_run([run])  # an empty model folder is not a served model
+    (run / "work" / "endpoint-model-1" / "xgboost-model").write_bytes(b"model")
+    assert endpoint.find_run([tmp_path / "missing", run]) == (run, run / "work" / "endpoint-model-1")
     with pytest.raises(BenchError, match="run the local twin first"):
         endpoint.find_run([tmp_path / "missing"])
 
