@@ -23,6 +23,7 @@ import json
 import logging
 import os
 import shutil
+import signal
 import sys
 import threading
 import time
@@ -334,11 +335,39 @@ def main(argv: Sequence[str] | None = None, *, stream: TextIO | None = None, liv
     except UsageError as exc:
         reporter.console.print(f"make local: {exc}", markup=False, style="red")
         return 2
-    summary = run_flow(options, reporter)
+    serving: list[Any] = []
+    summary = run_flow(options, reporter, serving)
     write_summary(summary, options.output_dir)
     print_summary(summary, reporter.console, options.output_dir)
     reporter.console.print(f"summary: {options.output_dir / 'summary.json'}", markup=False)
+    try:
+        if serving:
+            keep_serving(serving, reporter.console, options.output_dir / "test.csv")
+    finally:
+        for server in serving:
+            server.stop()
     return 0 if summary.status == "succeeded" else 1
+
+
+def keep_serving(servers: Sequence[Any], console: Console, test_csv: Path) -> None:
+    """Block until Ctrl-C or SIGTERM, the endpoint answering curl meanwhile."""
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        for server in servers:
+            console.print(
+                f"\nThe local endpoint is up: {server.url}  (Ctrl-C to stop)\n"
+                f"  curl -s {server.url}/ping -o /dev/null -w '%{{http_code}}\\n'\n"
+                f"  cut -d, -f2- {test_csv} | head -3 | "
+                f"curl -s -H 'Content-Type: text/csv' --data-binary @- {server.url}/invocations",
+                markup=False,
+                soft_wrap=True,
+            )
+        stop.wait()
+        console.print("stopped serving", markup=False)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def record_failure(summary: Summary, stage: str, exc: BaseException) -> None:
@@ -365,8 +394,11 @@ EXECUTION_TIMEOUT_SECONDS = 1800
 APPROVAL_EVENT_DETAIL_TYPE = "SageMaker Model Package State Change"
 
 
-def run_flow(options: Options, reporter: Reporter) -> Summary:
-    """Run every stage; the summary says how far it got and why it stopped."""
+def run_flow(options: Options, reporter: Reporter, serving: list[Any] | None = None) -> Summary:
+    """Run every stage; the summary says how far it got and why it stopped.
+
+    With ``--keep-serving`` the endpoint servers are left running and appended to ``serving`` (the caller stops them).
+    """
     summary = Summary(
         target=options.target,
         approve=options.approve,
@@ -380,7 +412,7 @@ def run_flow(options: Options, reporter: Reporter) -> Summary:
     log_path = options.output_dir / DEFAULT_LOG_NAME
     try:
         with _logs_to(log_path):
-            LocalRun(options, reporter, summary).execute()
+            LocalRun(options, reporter, summary, serving).execute()
     except KeyboardInterrupt as exc:
         record_failure(summary, _failed_stage(reporter) or "run", exc)
     except Exception as exc:  # noqa: BLE001 - every failure ends in the summary, named by its stage
@@ -427,8 +459,11 @@ def _logs_to(path: Path) -> Iterator[None]:
 class LocalRun:
     """One run of the flow; each method is a stage."""
 
-    def __init__(self, options: Options, reporter: Reporter, summary: Summary) -> None:
+    def __init__(
+        self, options: Options, reporter: Reporter, summary: Summary, serving: list[Any] | None = None
+    ) -> None:
         self.options = options
+        self.serving = serving
         self.reporter = reporter
         self.summary = summary
         self.run_id = time.strftime("%Y%m%d-%H%M%S")
@@ -476,8 +511,8 @@ class LocalRun:
             if self.options.target == "endpoint":
                 with self.reporter.stage("serve", "scoring the test split through the local endpoint") as record:
                     server = self.serve(record)
-                if self.options.keep_serving:
-                    self.keep_serving(server)
+                if self.options.keep_serving and self.serving is not None:
+                    self.serving.append(server)
             else:
                 with self.reporter.stage("transform", "reading the transform job's output") as record:
                     self.transform(record)
@@ -752,20 +787,6 @@ class LocalRun:
         squared = [(prediction - label) ** 2 for prediction, label in zip(predictions, labels, strict=True)]
         self.summary.predictions_mse = sum(squared) / max(len(squared), 1)
 
-    def keep_serving(self, server: Any) -> None:
-        self.reporter.console.print(
-            f"\nThe local endpoint is up: {server.url}  (Ctrl-C to stop)\n"
-            f"  curl -s {server.url}/ping -o /dev/null -w '%{{http_code}}\\n'\n"
-            f"  cut -d, -f2- {self.options.output_dir / 'test.csv'} | head -3 |\n"
-            f"    curl -s -H 'Content-Type: text/csv' --data-binary @- {server.url}/invocations\n",
-            markup=False,
-        )
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            self.reporter.console.print("stopped serving", markup=False)
-
     # --- transform ------------------------------------------------------------------------------------------------
     def transform(self, record: StageRecord) -> None:
         """Read the output of the transform job the deploy execution ran, and check it row by row."""
@@ -1033,6 +1054,7 @@ class LocalDeployments:
     def close(self) -> None:
         for thread in self.threads:
             thread.join()
-        if not self.run.options.keep_serving:
-            for server in self.servers.values():
+        kept = set(map(id, self.run.serving or []))
+        for server in self.servers.values():
+            if id(server) not in kept:
                 server.stop()

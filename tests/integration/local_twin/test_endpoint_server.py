@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import io
+import os
 import pickle
+import signal
 import tarfile
+import threading
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import xgboost as xgb
+from rich.console import Console
 
+from local_twin.cli import keep_serving
 from local_twin.endpoint_server import (
     PKL_FORMAT,
     XGB_FORMAT,
@@ -148,3 +153,18 @@ def test_an_archive_escaping_the_model_directory_is_refused(tmp_path: Path) -> N
     with pytest.raises(ModelLoadError, match="tar"):
         extract_model_archive(buffer.getvalue(), tmp_path / "model")
     assert not (tmp_path / "escaped").exists()
+
+
+def test_keep_serving_prints_curl_commands_and_returns_on_sigterm(model_dir: Path, tmp_path: Path) -> None:
+    stream = io.StringIO()
+    handler_before = signal.getsignal(signal.SIGTERM)
+    with EndpointServer(load_model(model_dir)) as running:
+        threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGTERM)).start()
+        keep_serving([running], Console(file=stream), tmp_path / "test.csv")
+        still_up = invoke(running.url, b"").status
+
+    output = stream.getvalue()
+    assert f"curl -s {running.url}/ping" in output and f"{running.url}/invocations" in output
+    assert output.rstrip().endswith("stopped serving")
+    assert still_up == 204  # keep_serving does not stop the server itself: the caller does
+    assert signal.getsignal(signal.SIGTERM) == handler_before
