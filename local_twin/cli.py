@@ -407,7 +407,7 @@ def run_flow(options: Options, reporter: Reporter, serving: list[Any] | None = N
     )
     started = time.perf_counter()
     options.output_dir.mkdir(parents=True, exist_ok=True)
-    for stale in ("predictions.csv", "test.csv", "evaluation.json", "transform"):
+    for stale in ("predictions.csv", "test.csv", "evaluation.json", "approval-event.json", "transform"):
         _remove(options.output_dir / stale)
     log_path = options.output_dir / DEFAULT_LOG_NAME
     try:
@@ -608,6 +608,8 @@ class LocalRun:
                 f"pipeline step {step['name']} failed: {_last_line(step.get('failure_reason', '?'))}"
                 for step in failed_steps
             )
+            if any(step["name"] == PREPROCESS_STEP for step in failed_steps):
+                cause += f" (the data file given: {self.options.data})"
             raise StageError(cause or f"training execution {execution.status}: {execution.output}")
         result = self.pipelines.result(pipeline_arn) if self.pipelines and pipeline_arn else None
         package_arn = result.model_package_arn if result else None

@@ -166,7 +166,7 @@ def test_corrupt_data_fails_at_preprocessing_with_a_clear_message_and_deploys_no
     assert run.code == 1
     assert run.summary["failed_stage"] == "train"
     reason = run.summary["failure_reason"]
-    assert "PreprocessAbaloneData" in reason and "not-a-number" in reason
+    assert "PreprocessAbaloneData" in reason and "not-a-number" in reason and str(corrupt) in reason
     assert [step["status"] for step in run.summary["pipeline_steps"]] == ["Failed"]
     assert [execution["mode"] for execution in run.summary["executions"]] == ["train"]
     assert run.execution("train")["status"] == "FAILED"
