@@ -899,8 +899,12 @@ def approval_event(package: Mapping[str, Any], region: str, account_id: str) -> 
         "LastModifiedTime",
         "InferenceSpecification",
         "ModelPackageStatus",
+        "ModelPackageStatusDetails",
+        "CertifyForMarketplace",
         "ModelApprovalStatus",
         "ApprovalDescription",
+        "CreatedBy",
+        "LastModifiedBy",
         "CustomerMetadataProperties",
     )
     detail = {key: millis(package[key]) for key in keys if key in package}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -172,3 +173,16 @@ def test_the_approval_event_goes_through_the_templates_rule_pattern(status: str,
 
     event: Any = approval_event(package, "us-east-1", "1" * 12)
     assert EventPattern.load(json.dumps(pattern)).matches_event(event) is matches
+
+
+def test_the_approval_event_has_the_shape_of_the_recorded_sagemaker_event(
+    load_event: Callable[[str], dict[str, Any]],
+) -> None:
+    recorded = load_event("on_model_approved/approved.json")
+    package = {**recorded["detail"], "CreationTime": datetime(2026, 11, 22, 8, 0, tzinfo=UTC)}
+
+    event = approval_event(package, recorded["region"], recorded["account"])
+
+    assert set(event) == set(recorded)
+    assert set(event["detail"]) == set(recorded["detail"])
+    assert event["detail"]["CreationTime"] == recorded["detail"]["CreationTime"]
