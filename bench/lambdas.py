@@ -41,7 +41,9 @@ def cold_import_spec(function: str) -> FigureSpec:
 
 def cold_import_cpu_spec(function: str) -> FigureSpec:
     return FigureSpec(
-        f"lambda.{function}.cold_import_cpu", "ms", description="CPU time of the import: child minus bare interpreter"
+        f"lambda.{function}.cold_import_cpu",
+        "ms",
+        description="CPU time of the import process minus a bare interpreter's (shutdown included)",
     )
 
 

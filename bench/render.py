@@ -16,7 +16,7 @@ RENDER_SECONDS_GOAL = 3.0
 WALL_SPEC = FigureSpec("render.wall", "s", RENDER_SECONDS_GOAL, description="make definition: process start to exit")
 IN_PROCESS_SPEC = FigureSpec("render.in_process", "s", description="ml_code.render.main, SDK import included")
 CPU_SPEC = FigureSpec("render.cpu", "s", description="CPU time (user + system) of the render process")
-ATTEMPTS_SPEC = FigureSpec("render.connection_attempts", "count", 0, description="socket guard in .venv-render")
+ATTEMPTS_SPEC = FigureSpec("render.connection_attempts", "connections", 0, description="socket guard in .venv-render")
 
 
 def measurements_from_probe(wall_seconds: float, report: dict[str, Any], cpu_seconds: float) -> list[Measurement]:
