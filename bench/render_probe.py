@@ -9,6 +9,7 @@ network connections and are let through. Standard library only: it runs in the S
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import socket
 import sys
@@ -37,7 +38,7 @@ def _guarded_connect_ex(sock: socket.socket, address: Any) -> int:
     if not _is_network(sock):
         return _ORIGINAL_CONNECT_EX(sock, address)
     ATTEMPTS.append(repr(address))
-    return 111  # ECONNREFUSED
+    return errno.ECONNREFUSED
 
 
 def install_guard() -> None:

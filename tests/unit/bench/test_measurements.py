@@ -3,13 +3,15 @@ figures. Inputs are real-shaped; no process is started and nothing is timed here
 
 from __future__ import annotations
 
+import errno
 import json
+import socket
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bench import endpoint, lambdas, render, transitions, twin
+from bench import endpoint, lambdas, render, render_probe, transitions, twin
 from bench.machine import cpu_model, memory_gib
 from bench.paths import BenchError
 from bench.runner import groups, select
@@ -215,3 +217,28 @@ def test_group_selection_keeps_the_bench_order_and_names_unknown_groups() -> Non
     assert [group.name for group in chosen] == ["local_twin_endpoint", "endpoint", "make_test"]
     with pytest.raises(SystemExit, match="unknown group"):
         select(all_groups, "render,nope", make_test=False)
+
+
+class _FakeSocket:
+    def __init__(self, family: socket.AddressFamily) -> None:
+        self.family = family
+
+
+def test_the_render_guard_counts_and_refuses_network_connections() -> None:
+    # GIVEN the probe's guard (applied here to stand-in sockets: the unit tier allows no real network socket)
+    render_probe.ATTEMPTS.clear()
+    # WHEN an IPv4 and an IPv6 connection are attempted
+    with pytest.raises(ConnectionRefusedError, match="sts.amazonaws.com"):
+        render_probe._guarded_connect(_FakeSocket(socket.AF_INET), ("sts.amazonaws.com", 443))  # type: ignore[arg-type]
+    code = render_probe._guarded_connect_ex(_FakeSocket(socket.AF_INET6), ("::1", 443, 0, 0))  # type: ignore[arg-type]
+    # THEN both are counted and neither got through
+    assert code == errno.ECONNREFUSED
+    assert len(render_probe.ATTEMPTS) == 2
+    render_probe.ATTEMPTS.clear()
+
+
+def test_the_render_guard_lets_unix_sockets_through(tmp_path: Path) -> None:
+    render_probe.ATTEMPTS.clear()
+    with socket.socket(socket.AF_UNIX) as unix, pytest.raises(FileNotFoundError):
+        render_probe._guarded_connect(unix, str(tmp_path / "no-such-socket"))
+    assert render_probe.ATTEMPTS == []
