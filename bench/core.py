@@ -194,3 +194,15 @@ def markdown_table(figures: Sequence[Figure], specs: Mapping[str, FigureSpec]) -
     for name, value, spread, goal, mark in table_rows(figures, specs):
         lines.append(f"| `{name}` | {value} | {spread} | {goal} | {mark} |")
     return "\n".join(lines)
+
+
+TABLE_START = "<!-- bench:table -->"
+TABLE_END = "<!-- /bench:table -->"
+
+
+def replace_table(document: str, table: str) -> str:
+    """``document`` with the text between the bench table markers replaced by ``table`` (markers kept)."""
+    start, end = document.find(TABLE_START), document.find(TABLE_END)
+    if start < 0 or end < start:
+        raise ValueError(f"the document has no {TABLE_START} ... {TABLE_END} block to replace")
+    return document[: start + len(TABLE_START)] + "\n" + table.strip("\n") + "\n" + document[end:]

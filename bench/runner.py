@@ -16,9 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench import endpoint, lambdas, render, transitions, twin
-from bench.core import FigureSpec, Measurement, Samples, markdown_table, render_table, write_results
+from bench.core import FigureSpec, Measurement, Samples, markdown_table, render_table, replace_table, write_results
 from bench.machine import describe_machine
-from bench.paths import BUILD_DIR, RESULTS_PATH, BenchError, run_timed
+from bench.paths import BUILD_DIR, REPO_ROOT, RESULTS_PATH, BenchError, run_timed
+
+DOCS_PATH = REPO_ROOT / "docs" / "performance.md"
 
 MAKE_TEST_SPEC = FigureSpec("make_test.wall", "s", description="`make test`: lint, security gates, every test tier")
 
@@ -99,6 +101,14 @@ def _parser(names: Sequence[str]) -> argparse.ArgumentParser:
     )
     parser.add_argument("--make-test", action="store_true", help="also time `make test` once (slow)")
     parser.add_argument("--output", type=Path, default=RESULTS_PATH, help="where results.json is written")
+    parser.add_argument(
+        "--update-docs",
+        type=Path,
+        nargs="?",
+        const=DOCS_PATH,
+        default=None,
+        help=f"also put the table into a document's bench:table block (default {DOCS_PATH.relative_to(REPO_ROOT)})",
+    )
     return parser
 
 
@@ -146,7 +156,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         run_group(group, args.runs, samples, failures)
     figures = samples.figures()
     write_results(args.output, machine, figures)
-    (args.output.parent / "results.md").write_text(markdown_table(figures, samples.specs) + "\n")
+    table = markdown_table(figures, samples.specs)
+    (args.output.parent / "results.md").write_text(table + "\n")
+    if args.update_docs is not None:
+        args.update_docs.write_text(replace_table(args.update_docs.read_text(), table))
     print(render_table(figures, samples.specs))
     print(
         f"\nmachine: {machine['cpu_model']}, {machine['cpus_usable']} CPUs, {machine['memory_gib']} GiB, "

@@ -16,6 +16,7 @@ from bench.core import (
     markdown_table,
     percentile,
     render_table,
+    replace_table,
     summarize,
     write_results,
 )
@@ -131,3 +132,12 @@ def test_the_table_puts_each_figure_beside_its_goal() -> None:
 )
 def test_format_number(value: float | None, text: str) -> None:
     assert format_number(value) == text
+
+
+def test_the_docs_table_is_replaced_between_its_markers_only() -> None:
+    document = "intro\n<!-- bench:table -->\n| old |\n<!-- /bench:table -->\nafter\n"
+    assert (
+        replace_table(document, "| new |\n") == "intro\n<!-- bench:table -->\n| new |\n<!-- /bench:table -->\nafter\n"
+    )
+    with pytest.raises(ValueError, match="no <!-- bench:table -->"):
+        replace_table("no markers", "| new |")
