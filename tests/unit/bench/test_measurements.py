@@ -242,3 +242,25 @@ def test_the_render_guard_lets_unix_sockets_through(tmp_path: Path) -> None:
     with socket.socket(socket.AF_UNIX) as unix, pytest.raises(FileNotFoundError):
         render_probe._guarded_connect(unix, str(tmp_path / "no-such-socket"))
     assert render_probe.ATTEMPTS == []
+
+
+def test_a_failing_group_leaves_its_goal_figures_failed_and_the_others_run() -> None:
+    from bench.core import FigureSpec, Measurement, Samples
+    from bench.runner import Group, run_group
+
+    goal = FigureSpec("render.wall", "s", 3.0)
+    no_goal = FigureSpec("render.in_process", "s")
+    ok = FigureSpec("endpoint.latency_p50", "ms", 5.0)
+
+    def broken(_: int) -> list[Measurement]:
+        raise BenchError("the render probe printed no report")
+
+    samples = Samples()
+    failures: list[str] = []
+    run_group(Group("render", broken, lambda: (goal, no_goal)), 3, samples, failures)
+    run_group(Group("endpoint", lambda i: [Measurement(ok, 1.0 + i)], lambda: (ok,)), 3, samples, failures)
+    figures = {figure.name: figure for figure in samples.figures()}
+    assert failures == ["render: the render probe printed no report"]
+    assert figures["render.wall"].value is None and figures["render.wall"].meets_goal is False
+    assert "render.in_process" not in figures
+    assert (figures["endpoint.latency_p50"].value, figures["endpoint.latency_p50"].runs) == (2.0, 3)
