@@ -124,7 +124,8 @@ def _load_one(path: Path) -> tuple[xgb.Booster, ModelFormat]:
     # training job (the model registered in the emulated Model Registry), as they do for the real endpoint.
     try:
         with path.open("rb") as handle:
-            loaded = pickle.load(handle)  # noqa: S301 - reproduces the container's loader on our own artifact
+            # pickle is safe here: it reproduces the container's loader on our own artifact (see above).
+            loaded = pickle.load(handle)
         if not isinstance(loaded, xgb.Booster):
             raise TypeError(f"unpickled a {type(loaded).__name__}, not an xgboost Booster")
         return loaded, PKL_FORMAT
@@ -282,11 +283,10 @@ class Invocation:
 
 def invoke(url: str, body: bytes, content_type: str = CSV_CONTENT_TYPE, *, timeout: float = 60.0) -> Invocation:
     """POST a payload to a local endpoint (any status is returned, not raised: callers check 4xx messages)."""
-    req = urllib.request.Request(  # noqa: S310 - the URL is the loopback server this module started
-        f"{url}/invocations", data=body, method="POST", headers={"Content-Type": content_type}
-    )
+    # Only ever the loopback server this module started (http://127.0.0.1:<port>).
+    req = urllib.request.Request(f"{url}/invocations", data=body, method="POST", headers={"Content-Type": content_type})
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as response:  # noqa: S310 - see above
+        with urllib.request.urlopen(req, timeout=timeout) as response:
             return Invocation(status=int(response.status), body=response.read().decode("utf-8"))
     except urllib.error.HTTPError as error:
         return Invocation(status=int(error.code), body=error.read().decode("utf-8"))
