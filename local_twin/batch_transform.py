@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from local_twin.endpoint_server import CSV_CONTENT_TYPE, EndpointServer, LoadedModel, invoke
+from local_twin.pipeline_runner.store import StoreError, split_uri
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -175,16 +176,6 @@ class TransformResult:
     records: int = 0
 
 
-def split_s3_uri(uri: str) -> tuple[str, str]:
-    """``s3://bucket/key`` → ``(bucket, key)``."""
-    if not uri.startswith("s3://"):
-        raise TransformJobError(f"{uri!r} is not an s3:// URI")
-    bucket, _, key = uri[len("s3://") :].partition("/")
-    if not bucket:
-        raise TransformJobError(f"{uri!r} names no bucket")
-    return bucket, key
-
-
 def output_key_for(input_prefix: str, input_key: str, output_prefix: str) -> str:
     """Where SageMaker writes the output of one input object: its path below the prefix's folder, plus ``.out``."""
     folder = input_prefix.rsplit("/", 1)[0] if "/" in input_prefix else ""
@@ -194,8 +185,11 @@ def output_key_for(input_prefix: str, input_key: str, output_prefix: str) -> str
 
 def run_transform(spec: TransformSpec, model: LoadedModel, s3: S3Client) -> TransformResult:
     """Run the job's input through ``model`` in a batch-mode model server and write the ``.out`` files."""
-    in_bucket, in_prefix = split_s3_uri(spec.input_uri)
-    out_bucket, out_prefix = split_s3_uri(spec.output_path)
+    try:
+        in_bucket, in_prefix = split_uri(spec.input_uri)
+        out_bucket, out_prefix = split_uri(spec.output_path)
+    except StoreError as error:
+        raise TransformJobError(str(error)) from error
     keys = list(_list_keys(s3, in_bucket, in_prefix))
     if not keys:
         raise TransformJobError(f"transform job {spec.job_name}: no input objects under {spec.input_uri}")

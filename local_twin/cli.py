@@ -640,9 +640,9 @@ class LocalRun:
             self.summary.test_mse = float(report["regression_metrics"]["mse"]["value"])
 
     def _get(self, uri: str) -> bytes:
-        from local_twin.batch_transform import split_s3_uri
+        from local_twin.pipeline_runner.store import split_uri
 
-        bucket, key = split_s3_uri(uri)
+        bucket, key = split_uri(uri)
         body: bytes = self.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
         return body
 
@@ -706,9 +706,9 @@ class LocalRun:
         """(label, feature CSV) for every row of the test split the pipeline wrote (label-first, no header)."""
         if not self.test_split_uri:
             raise StageError("the pipeline result names no test split (preprocess output 'test')")
-        from local_twin.batch_transform import split_s3_uri
+        from local_twin.pipeline_runner.store import split_uri
 
-        bucket, prefix = split_s3_uri(self.test_split_uri)
+        bucket, prefix = split_uri(self.test_split_uri)
         keys = [
             item["Key"]
             for item in self.s3.list_objects_v2(Bucket=bucket, Prefix=prefix.rstrip("/") + "/").get("Contents", [])
