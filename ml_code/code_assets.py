@@ -13,12 +13,16 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import re
 import tarfile
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 ML_CODE_DIR = Path(__file__).resolve().parent
 KEY_PREFIX = "pipeline-code"
+# A content key as content_key() writes it, wherever it appears in the definition (inside s3://<bucket>/...).
+CODE_KEY_PATTERN = re.compile(rf"{re.escape(KEY_PREFIX)}/[0-9a-f]{{16}}/[A-Za-z0-9_.\-]+")
 
 PREPROCESS_SCRIPT = "preprocess.py"
 EVALUATE_SCRIPT = "evaluate.py"
@@ -87,6 +91,36 @@ def asset_for(file_name: str, assets: list[CodeAsset]) -> CodeAsset:
         if asset.file_name == file_name:
             return asset
     raise KeyError(f"no code asset named {file_name!r}; have: {', '.join(a.file_name for a in assets)}")
+
+
+class StaleCodeError(ValueError):
+    """The definition references code objects that the packaged scripts do not produce."""
+
+
+def check_code_keys(definition: str, assets: Sequence[CodeAsset]) -> None:
+    """Every code key the definition references must be one of ``assets``.
+
+    The keys are content hashes, so a definition rendered from other scripts than these would point at objects that
+    are never uploaded (or at old code): the pipeline would fail at its first step, or run stale code. Refuse it.
+    """
+    missing = sorted(set(CODE_KEY_PATTERN.findall(definition)) - {asset.key for asset in assets})
+    if missing:
+        raise StaleCodeError(
+            f"the pipeline definition references code the scripts no longer produce: {', '.join(missing)}; "
+            "the definition is stale: run `make definition` (or `make build`) again"
+        )
+
+
+def publish_code_assets(
+    definition: str, put: Callable[[CodeAsset], None], ml_code_dir: Path = ML_CODE_DIR
+) -> list[CodeAsset]:
+    """Check the definition's code keys, then upload every asset with ``put``; what the upsert Lambda and the local
+    runner both do before CreatePipeline. Checking first means a stale definition uploads nothing."""
+    assets = code_assets(ml_code_dir)
+    check_code_keys(definition, assets)
+    for asset in assets:
+        put(asset)
+    return assets
 
 
 def _read(ml_code_dir: Path, name: str) -> bytes:

@@ -9,14 +9,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import ml_code
-from ml_code.code_assets import KEY_PREFIX, CodeAsset, code_assets
+from ml_code.code_assets import CodeAsset, StaleCodeError, publish_code_assets
 from ml_code.deploy_tokens import DeployValues, fill_definition
 
 if TYPE_CHECKING:
@@ -27,10 +26,17 @@ if TYPE_CHECKING:
 BUILD_DIR = Path(ml_code.__file__).resolve().parent.parent / "build"
 DEFINITION_FILE = "pipeline-definition.json"
 IMAGE_URIS_FILE = "image-uris.json"
+# The CloudFormation stack that created the pipeline (its StackId). Create refuses a pipeline of the same name that
+# another stack (or a person) made, so deleting this stack can never delete someone else's pipeline.
+OWNER_TAG = "abalone-mlops:cloudformation-stack-id"
 
 
 class ConfigurationError(ValueError):
     """The function's environment or packaged build outputs are incomplete."""
+
+
+class PipelineOwnedElsewhere(ValueError):
+    """CloudFormation Create found a pipeline of this name that this stack did not create."""
 
 
 @dataclass(frozen=True)
@@ -94,25 +100,13 @@ def filled_definition(settings: PipelineSettings) -> str:
     return json.dumps(fill_definition(path.read_text(), settings.deploy_values))
 
 
-def check_code_keys(definition: str, assets: list[CodeAsset]) -> None:
-    """Every code object the definition references must be one this package uploads.
+def upload_code(settings: PipelineSettings, s3: S3Client, definition: str) -> list[str]:
+    """Upload the scripts to their content-addressed keys, encrypted with the project key; return the keys.
 
-    The keys are content hashes, so a definition rendered from other scripts than the packaged ones would point at
-    objects that never get uploaded, and the pipeline would fail at its first step. Refuse it here instead.
+    A definition that references code these scripts do not produce is stale: refused before anything is uploaded.
     """
-    referenced = set(re.findall(rf"{re.escape(KEY_PREFIX)}/[0-9a-f]+/[A-Za-z0-9_.\-]+", definition))
-    missing = sorted(referenced - {asset.key for asset in assets})
-    if missing:
-        raise ConfigurationError(
-            f"the pipeline definition references code that is not packaged: {', '.join(missing)}; "
-            "the definition is stale: run `make definition` (or `make build`) again"
-        )
 
-
-def upload_code(settings: PipelineSettings, s3: S3Client, assets: list[CodeAsset]) -> list[str]:
-    """Upload the scripts to their content-addressed keys, encrypted with the project key; return the keys."""
-    keys = []
-    for asset in assets:
+    def put(asset: CodeAsset) -> None:
         s3.put_object(
             Bucket=settings.deploy_values.artifacts_bucket,
             Key=asset.key,
@@ -121,18 +115,34 @@ def upload_code(settings: PipelineSettings, s3: S3Client, assets: list[CodeAsset
             ServerSideEncryption="aws:kms",
             SSEKMSKeyId=settings.deploy_values.kms_key_arn,
         )
-        keys.append(asset.key)
-    return keys
+
+    try:
+        return [asset.key for asset in publish_code_assets(definition, put)]
+    except StaleCodeError as error:
+        raise ConfigurationError(str(error)) from error
 
 
-def upsert_pipeline(settings: PipelineSettings, sagemaker: SageMakerClient, s3: S3Client) -> str:
-    """Upload the code, then create the pipeline or update it in place; return its ARN."""
+def upsert_pipeline(
+    settings: PipelineSettings,
+    sagemaker: SageMakerClient,
+    s3: S3Client,
+    *,
+    stack_id: str | None = None,
+    adopt_existing: bool = True,
+) -> str:
+    """Upload the code, then create the pipeline or update it in place; return its ARN.
+
+    ``stack_id``: the CloudFormation stack asking (custom resource); a pipeline created for it is tagged with it.
+    ``adopt_existing=False`` (CloudFormation Create): an existing pipeline of this name is updated only if it carries
+    this stack's tag (a retried Create), otherwise refused: it belongs to another stack or to someone else.
+    """
     definition = filled_definition(settings)
-    assets = code_assets()
-    check_code_keys(definition, assets)
-    upload_code(settings, s3, assets)
+    existing = describe_pipeline_or_none(settings.pipeline_name, sagemaker)
+    if existing is not None and not adopt_existing:
+        refuse_foreign_pipeline(settings.pipeline_name, existing, stack_id, sagemaker)
+    upload_code(settings, s3, definition)
     role = settings.deploy_values.execution_role_arn
-    if pipeline_exists(settings.pipeline_name, sagemaker):
+    if existing is not None:
         response = sagemaker.update_pipeline(
             PipelineName=settings.pipeline_name, PipelineDefinition=definition, RoleArn=role
         )
@@ -143,26 +153,60 @@ def upsert_pipeline(settings: PipelineSettings, sagemaker: SageMakerClient, s3: 
         RoleArn=role,
         # Idempotent on this token: a retried call with the same definition does not fail on "already exists".
         ClientRequestToken=hashlib.sha256(f"{settings.pipeline_name}|{definition}".encode()).hexdigest(),
+        Tags=[{"Key": OWNER_TAG, "Value": stack_id}] if stack_id else [],
     )
     return created["PipelineArn"]
 
 
-def pipeline_exists(name: str, sagemaker: SageMakerClient) -> bool:
+def pipeline_owner(pipeline_arn: str, sagemaker: SageMakerClient) -> str | None:
+    """The stack id the pipeline was tagged with when a stack created it; None if it has no such tag."""
+    paginator = sagemaker.get_paginator("list_tags")
+    for page in paginator.paginate(ResourceArn=pipeline_arn):
+        for tag in page.get("Tags", []):
+            if tag["Key"] == OWNER_TAG:
+                return tag["Value"]
+    return None
+
+
+def refuse_foreign_pipeline(name: str, pipeline_arn: str, stack_id: str | None, sagemaker: SageMakerClient) -> None:
+    owner = pipeline_owner(pipeline_arn, sagemaker)
+    if stack_id and owner == stack_id:
+        return  # this stack created it: a retried Create converges
+    whose = f"it belongs to stack {owner}" if owner else "no stack created it (it has no owner tag)"
+    raise PipelineOwnedElsewhere(
+        f"a SageMaker pipeline named {name!r} already exists and {whose}; this stack will not take it over (and "
+        "would delete it with the stack). Deploy with another ResourceNamePrefix, or delete that pipeline first"
+    )
+
+
+def describe_pipeline_or_none(name: str, sagemaker: SageMakerClient) -> str | None:
+    """The pipeline's ARN, or None if no pipeline has this name."""
     try:
-        sagemaker.describe_pipeline(PipelineName=name)
+        described = sagemaker.describe_pipeline(PipelineName=name)
     except sagemaker.exceptions.ClientError as error:
-        # DescribePipeline documents ResourceNotFound; some implementations answer ValidationException instead.
-        code = error.response.get("Error", {}).get("Code", "")
-        message = str(error.response.get("Error", {}).get("Message", ""))
-        if code == "ResourceNotFound" or (code == "ValidationException" and "Could not find pipeline" in message):
-            return False
+        if _not_found(error.response):
+            return None
         raise
-    return True
+    return described["PipelineArn"]
 
 
-def delete_pipeline(name: str, sagemaker: SageMakerClient) -> bool:
-    """Delete the pipeline with the stack; an already-deleted pipeline is not an error (Delete must converge)."""
-    if not pipeline_exists(name, sagemaker):
+def _not_found(response: Any) -> bool:
+    # DescribePipeline documents ResourceNotFound; some implementations answer ValidationException instead.
+    code = response.get("Error", {}).get("Code", "")
+    message = str(response.get("Error", {}).get("Message", ""))
+    return bool(code == "ResourceNotFound" or (code == "ValidationException" and "Could not find pipeline" in message))
+
+
+def delete_pipeline(name: str, sagemaker: SageMakerClient, stack_id: str | None = None) -> bool:
+    """Delete the pipeline with the stack; an already-deleted pipeline is not an error (Delete must converge).
+
+    With ``stack_id``, a pipeline tagged as another stack's is left alone: it was never this stack's to delete.
+    """
+    arn = describe_pipeline_or_none(name, sagemaker)
+    if arn is None:
+        return False
+    owner = pipeline_owner(arn, sagemaker) if stack_id else None
+    if owner is not None and owner != stack_id:
         return False
     # A fresh token per call: a retried Delete finds the pipeline gone (above) and converges anyway.
     sagemaker.delete_pipeline(PipelineName=name, ClientRequestToken=uuid.uuid4().hex)

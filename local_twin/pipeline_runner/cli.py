@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,7 +22,7 @@ from rich.table import Table
 from local_twin.pipeline_runner.definition import DefinitionError
 from local_twin.pipeline_runner.runner import ExecutionResult, PipelineRunner, StepRecord
 from local_twin.pipeline_runner.store import LocalDirectoryStore, ObjectStore, StoreError
-from ml_code.code_assets import KEY_PREFIX, code_assets
+from ml_code.code_assets import CodeAsset, StaleCodeError, publish_code_assets
 from ml_code.deploy_tokens import DeployValues, TokenError, fill_definition
 from ml_code.pipeline_names import PIPELINE_NAME
 
@@ -69,22 +68,20 @@ def prepare_definition(text: str, values: DeployValues, store: ObjectStore) -> d
 
 
 def upload_code(store: ObjectStore, bucket: str, definition: dict[str, Any]) -> list[str]:
-    """The same content-addressed objects the upsert Lambda uploads before CreatePipeline.
+    """The same content-addressed objects the upsert Lambda uploads before CreatePipeline (ml_code.code_assets).
 
     A code key in the definition that the current scripts do not produce means the definition was rendered from
-    other scripts: running it would run old code, so that is an error, not a silent mismatch.
+    other scripts: running it would run old code, so that is an error (raised before anything is uploaded).
     """
-    uris = []
-    for asset in code_assets():
-        uri = f"s3://{bucket}/{asset.key}"
-        store.put_bytes(uri, asset.body)
-        uris.append(uri)
-    referenced = set(re.findall(rf"s3://{re.escape(bucket)}/{KEY_PREFIX}/[0-9a-f]+/[^\"]+", json.dumps(definition)))
-    stale = sorted(referenced - set(uris))
-    if stale:
-        names = ", ".join(stale)
-        raise PreparationError(f"the definition names code the scripts no longer produce ({names}): make definition")
-    return uris
+
+    def put(asset: CodeAsset) -> None:
+        store.put_bytes(f"s3://{bucket}/{asset.key}", asset.body)
+
+    try:
+        assets = publish_code_assets(json.dumps(definition), put)
+    except StaleCodeError as error:
+        raise PreparationError(str(error)) from error
+    return [f"s3://{bucket}/{asset.key}" for asset in assets]
 
 
 def parse_pairs(pairs: Sequence[str], what: str) -> dict[str, str]:

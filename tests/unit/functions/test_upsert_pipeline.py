@@ -15,7 +15,13 @@ from ml_code.code_assets import code_assets
 from ml_code.deploy_tokens import TokenError, token
 from tests.unit.functions.conftest import REGION
 from upsert_pipeline import app
-from upsert_pipeline.pipeline import ConfigurationError, PipelineSettings, upsert_pipeline
+from upsert_pipeline.pipeline import (
+    OWNER_TAG,
+    ConfigurationError,
+    PipelineOwnedElsewhere,
+    PipelineSettings,
+    upsert_pipeline,
+)
 
 LoadEvent = Callable[[str], dict[str, Any]]
 PREPROCESS_KEY = next(a.key for a in code_assets() if a.key.endswith("/preprocess.py"))
@@ -185,3 +191,75 @@ class TestCustomResource:
 def test_a_malformed_direct_request_is_refused(aws: None, load_event: LoadEvent, lambda_context: Any) -> None:
     with pytest.raises(ValidationError, match="Operation"):
         app.lambda_handler(load_event("upsert_pipeline/malformed.json"), lambda_context)
+
+
+def _existing_pipeline(tags: list[dict[str, str]]) -> str:
+    """A pipeline named like this stack's, made by someone else (another stack, or a person)."""
+    sagemaker, _ = clients()
+    arn: str = sagemaker.create_pipeline(
+        PipelineName="abalone-mlops-pipeline",
+        PipelineDefinition=json.dumps({"Version": "2020-12-01", "Steps": []}),
+        RoleArn="arn:aws:iam::123456789012:role/someone-elses",
+        Tags=tags,
+    )["PipelineArn"]
+    return arn
+
+
+@pytest.mark.usefixtures("upsert_env")
+class TestOwnership:
+    """Create never takes over a pipeline this stack did not make; Update and direct invocations keep upserting."""
+
+    OTHER_STACK = "arn:aws:cloudformation:us-east-1:123456789012:stack/abalone-mlops-2/00000000-1111-2222-3333-4444"
+
+    def test_create_refuses_a_pipeline_of_another_stack_and_its_rollback_deletes_nothing(
+        self, load_event: LoadEvent, lambda_context: Any, responses: list[dict[str, Any]]
+    ) -> None:
+        _existing_pipeline([{"Key": OWNER_TAG, "Value": self.OTHER_STACK}])
+        with pytest.raises(PipelineOwnedElsewhere, match=r"'abalone-mlops-pipeline'.*stack/abalone-mlops-2/"):
+            app.lambda_handler(load_event("upsert_pipeline/cfn-create.json"), lambda_context)
+        (failed,) = responses
+        assert failed["Status"] == "FAILED" and "ResourceNamePrefix" in failed["Reason"]
+        # CloudFormation rolls back with a Delete of the physical id the FAILED answer gave: it names no pipeline.
+        rollback = {**load_event("upsert_pipeline/cfn-delete.json"), "PhysicalResourceId": failed["PhysicalResourceId"]}
+        app.lambda_handler(rollback, lambda_context)
+        sagemaker, _ = clients()
+        described = sagemaker.describe_pipeline(PipelineName="abalone-mlops-pipeline")
+        assert described["RoleArn"].endswith("/someone-elses")  # neither updated nor deleted
+
+    def test_create_refuses_an_untagged_pipeline(
+        self, load_event: LoadEvent, lambda_context: Any, responses: list[dict[str, Any]]
+    ) -> None:
+        _existing_pipeline([])
+        with pytest.raises(PipelineOwnedElsewhere, match="no owner tag"):
+            app.lambda_handler(load_event("upsert_pipeline/cfn-create.json"), lambda_context)
+        assert [r["Status"] for r in responses] == ["FAILED"]
+
+    def test_create_tags_the_pipeline_and_a_retried_create_converges(
+        self, load_event: LoadEvent, lambda_context: Any, responses: list[dict[str, Any]]
+    ) -> None:
+        create = load_event("upsert_pipeline/cfn-create.json")
+        app.lambda_handler(create, lambda_context)
+        app.lambda_handler(create, lambda_context)
+        assert [r["Status"] for r in responses] == ["SUCCESS", "SUCCESS"]
+        sagemaker, _ = clients()
+        arn = sagemaker.describe_pipeline(PipelineName="abalone-mlops-pipeline")["PipelineArn"]
+        assert {"Key": OWNER_TAG, "Value": create["StackId"]} in sagemaker.list_tags(ResourceArn=arn)["Tags"]
+
+    def test_update_and_the_direct_invocation_keep_upserting(
+        self, load_event: LoadEvent, lambda_context: Any, responses: list[dict[str, Any]]
+    ) -> None:
+        _existing_pipeline([])
+        app.lambda_handler(load_event("upsert_pipeline/cfn-update.json"), lambda_context)
+        assert [r["Status"] for r in responses] == ["SUCCESS"]
+        app.lambda_handler(load_event("upsert_pipeline/direct.json"), lambda_context)
+        sagemaker, _ = clients()
+        assert "someone-elses" not in sagemaker.describe_pipeline(PipelineName="abalone-mlops-pipeline")["RoleArn"]
+
+    def test_delete_leaves_a_pipeline_another_stack_owns(
+        self, load_event: LoadEvent, lambda_context: Any, responses: list[dict[str, Any]]
+    ) -> None:
+        _existing_pipeline([{"Key": OWNER_TAG, "Value": self.OTHER_STACK}])
+        app.lambda_handler(load_event("upsert_pipeline/cfn-delete.json"), lambda_context)
+        assert [r["Status"] for r in responses] == ["SUCCESS"]
+        sagemaker, _ = clients()
+        assert len(sagemaker.list_pipelines()["PipelineSummaries"]) == 1

@@ -85,3 +85,21 @@ def test_the_rendered_definition_references_the_current_keys(definition: dict[st
     text = str(definition)
     for asset in code_assets.code_assets():
         assert f"s3://{{{{ArtifactsBucket}}}}/{asset.key}" in text
+
+
+def test_publish_uploads_every_asset_of_a_current_definition() -> None:
+    assets = code_assets.code_assets()
+    definition = " ".join(f'"s3://bucket/{asset.key}"' for asset in assets)
+    uploaded: list[str] = []
+    published = code_assets.publish_code_assets(definition, lambda asset: uploaded.append(asset.key))
+    assert uploaded == [asset.key for asset in published] == [asset.key for asset in assets]
+
+
+def test_a_stale_definition_is_refused_naming_the_key_and_nothing_is_uploaded() -> None:
+    current = code_assets.code_assets()[0].key
+    stale = "pipeline-code/0123456789abcdef/preprocess.py"
+    definition = f'{{"Code": "s3://bucket/{current}", "Other": "s3://bucket/{stale}"}}'
+    uploaded: list[CodeAsset] = []
+    with pytest.raises(code_assets.StaleCodeError, match=f"{stale}; the definition is stale.*make definition"):
+        code_assets.publish_code_assets(definition, uploaded.append)
+    assert uploaded == []
