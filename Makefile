@@ -92,6 +92,8 @@ LAMBDA_RUNTIME_PROVIDED := boto3 boto3-* botocore botocore-* s3transfer s3transf
 # What the upsert Lambda ships of ml_code: the scripts it uploads and the SDK-free token/asset modules. Never
 # pipeline.py or render.py (they import the SageMaker SDK).
 UPSERT_ML_CODE := __init__.py deploy_tokens.py code_assets.py preprocess.py train.py evaluate.py
+# The helpers check execution inputs against the pipeline's parameter names: one source, ml_code/pipeline_names.py.
+HELPERS_ML_CODE := __init__.py pipeline_names.py
 
 define lambda_package # $(1) = folder under functions/
 	$(LAMBDA_PIP) --target "$(ARTIFACTS_DIR)" -r $(SAM_ROOT)/functions/$(1)/requirements.txt
@@ -112,6 +114,8 @@ build-OnModelApprovedFunction build-StartDeploymentFunction:
 	$(call lambda_package,on_model_approved)
 build-PipelineHelpersFunction:
 	$(call lambda_package,pipeline_helpers)
+	mkdir -p "$(ARTIFACTS_DIR)/ml_code"
+	cp $(addprefix $(SAM_ROOT)/ml_code/,$(HELPERS_ML_CODE)) "$(ARTIFACTS_DIR)/ml_code/"
 
 .PHONY: build
 build: $(DEFINITION) $(SAM_VENV)/.installed ## Render the pipeline definition, then `sam build` (offline, no Docker)

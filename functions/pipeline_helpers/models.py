@@ -6,6 +6,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from ml_code.pipeline_names import PARAMETER_DEFAULTS
+
 MODEL_PACKAGE_ARN_PATTERN = r"^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:model-package/[A-Za-z0-9-]{1,63}/\d+$"
 PIPELINE_EXECUTION_ARN_PATTERN = (
     r"^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:pipeline/[A-Za-z0-9-]{1,256}/execution/\S+$"
@@ -28,6 +30,18 @@ class TrainInput(_Strict):
     Target: Literal["endpoint", "batch"] | None = None
     PollSeconds: int | None = Field(None, ge=0, le=3600)
     MaxPolls: int | None = Field(None, ge=1, le=10_000)
+
+    @field_validator("PipelineParameters")
+    @classmethod
+    def _known_parameters(cls, value: dict[str, str | int | float]) -> dict[str, str | int | float]:
+        """StartPipelineExecution would refuse an unknown name only after the pipeline was upserted: refuse it first."""
+        unknown = sorted(set(value) - set(PARAMETER_DEFAULTS))
+        if unknown:
+            raise ValueError(
+                f"unknown pipeline parameter(s): {', '.join(unknown)}; "
+                f"the pipeline's parameters are: {', '.join(PARAMETER_DEFAULTS)}"
+            )
+        return value
 
 
 class DeployInput(_Strict):

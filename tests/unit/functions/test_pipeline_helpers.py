@@ -8,6 +8,7 @@ from typing import Any
 import boto3
 import pytest
 
+from ml_code.pipeline_names import PARAMETER_DEFAULTS
 from pipeline_helpers import app
 from pipeline_helpers.helpers import sagemaker_name
 from tests.unit.functions.conftest import REGION
@@ -61,6 +62,17 @@ class TestValidateInput:
         message = str(raised.value)
         assert "ModelPackageArn: 'abalone/1' is not a valid model package ARN" in message
         assert "Target: Input should be 'endpoint' or 'batch'" in message
+
+    def test_unknown_pipeline_parameters_are_named_with_the_valid_ones(
+        self, load_event: LoadEvent, lambda_context: Any
+    ) -> None:
+        event = {"Operation": "validate_input", "Input": load_event("statemachine/train-unknown-parameter.json")}
+        with pytest.raises(app.InvalidInput) as raised:
+            app.lambda_handler(event, lambda_context)
+        message = str(raised.value)
+        assert "unknown pipeline parameter(s): InstanceCount, MseTreshold;" in message
+        assert f"the pipeline's parameters are: {', '.join(PARAMETER_DEFAULTS)}" in message
+        assert "TrainingInstanceType" not in message.split(";")[0]
 
     @pytest.mark.parametrize("mode", [None, "retrain"])
     def test_an_unknown_mode_is_named(self, mode: str | None, lambda_context: Any) -> None:
