@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import boto3
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.parser import ValidationError, parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import TypeAdapter, ValidationError
 
 from pipeline_helpers.helpers import pipeline_outcome, prepare_deployment, validate_input
 from pipeline_helpers.models import (
@@ -19,7 +20,9 @@ from pipeline_helpers.models import (
 
 logger = Logger()
 tracer = Tracer()
-_REQUEST: TypeAdapter[HelperRequest] = TypeAdapter(HelperRequest)
+# Namespace fixed in code, not from POWERTOOLS_METRICS_NAMESPACE: Metrics reads it when the module is imported,
+# and the local twin imports handlers once for many invocations (same as on_model_approved).
+metrics = Metrics(namespace="AbaloneMLOps")
 
 
 class InvalidInput(ValueError):
@@ -39,12 +42,16 @@ def _describe(problem: Any) -> str:
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
+@metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    # parse(), not @event_parser: a bad input must become one InvalidInput naming every wrong field (_describe).
     try:
-        request = _REQUEST.validate_python(event)
+        # HelperRequest is an Annotated union: parse() adapts any type, its stubs only say type[T].
+        request: HelperRequest = parse(event=event, model=HelperRequest)  # type: ignore[call-overload]
     except ValidationError as error:
         problems = "; ".join(_describe(problem) for problem in error.errors())
         raise InvalidInput(f"invalid request: {problems}") from None
+    metrics.add_metric(name=f"Helper-{request.Operation}", unit=MetricUnit.Count, value=1)
     if isinstance(request, ValidateInputRequest):
         return validate_input(request.Input)
     if isinstance(request, PipelineOutcomeRequest):
