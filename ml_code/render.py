@@ -40,12 +40,31 @@ def configure_offline_sdk(config_dir: Path) -> None:
     os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
 
 
+# Script mode: the SDK writes its session's region (the renderer's nominal one) into this hyperparameter. The training
+# toolkit falls back to the job's own region when it is absent (sagemaker-training: `hyperparameters.get(
+# "sagemaker_region", boto3.session.Session().region_name)`), and uses it only to fetch code from S3, which it does not
+# do here (the code arrives as an input channel). Dropped, so the one definition is right in every region.
+REGION_HYPERPARAMETER = "sagemaker_region"
+
+
 def render_definition() -> dict[str, Any]:
-    """The pipeline definition as parsed JSON (tokens unfilled)."""
+    """The pipeline definition as parsed JSON (tokens unfilled), without the renderer's region."""
     from ml_code.pipeline import get_pipeline
 
-    definition: dict[str, Any] = json.loads(get_pipeline().definition())
+    definition: dict[str, Any] = without_render_region(json.loads(get_pipeline().definition()))
     return definition
+
+
+def without_render_region(node: Any) -> Any:
+    """``node`` with ``sagemaker_region`` removed from every step's HyperParameters (steps nest in conditions)."""
+    if isinstance(node, list):
+        return [without_render_region(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    result = {key: without_render_region(value) for key, value in node.items()}
+    if isinstance(result.get("HyperParameters"), dict):
+        result["HyperParameters"].pop(REGION_HYPERPARAMETER, None)
+    return result
 
 
 def xgboost_image_uris() -> dict[str, dict[str, str]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -169,10 +170,11 @@ def test_account_specific_values_are_all_tokens(definition: dict[str, Any]) -> N
 
     assert tokens_in(definition) == set(ALL_TOKENS)
     assert "arn:aws" not in text and "amazonaws.com" not in text
-    # The SDK writes its session's region into one script-mode hyperparameter; the toolkit reads it only to fetch
-    # code from S3, which it does not do here (the code arrives as an input channel). Nowhere else may a region be.
+    # No region anywhere: the renderer drops the SDK's "sagemaker_region" hyperparameter (ml_code/render.py), so the
+    # one definition deploys unchanged to every region (the training toolkit falls back to the job's own region).
     hyperparameters = all_steps(definition)[names.TRAIN_STEP]["Arguments"]["HyperParameters"]
-    assert text.count("us-east-1") == 1 and json.loads(hyperparameters["sagemaker_region"]) == "us-east-1"
+    assert "sagemaker_region" not in hyperparameters and "sagemaker_program" in hyperparameters
+    assert not re.search(r"\b[a-z]{2}(-gov)?-[a-z]+-\d\b", text), "a region name is baked into the definition"
 
 
 def test_deploy_values_fill_every_token(definition: dict[str, Any]) -> None:
