@@ -9,9 +9,15 @@ from pathlib import Path
 
 import pytest
 
+from local_twin.template import function_ids, load_template
+
 REPO = Path(__file__).resolve().parents[3]
 SAM = REPO / ".venv-sam" / "bin" / "sam"
-FUNCTIONS = ("UpsertPipelineFunction", "OnModelApprovedFunction", "StartDeploymentFunction", "PipelineHelpersFunction")
+TEMPLATE = load_template(REPO / "template.yaml")
+# Every function of the template, so a new function is checked without editing this list.
+FUNCTIONS = tuple(function_ids(TEMPLATE))
+# Lambda's runtime (python3.13 on x86_64 Linux), whatever machine builds: the Makefile's cross-platform pip install.
+LAMBDA_EXTENSION_SUFFIX = ".cpython-313-x86_64-linux-gnu.so"
 SIZE_LIMIT_MB = 20  # measured ~14 MB unzipped (Powertools + pydantic-core); see docs/deploy.md
 
 
@@ -48,6 +54,19 @@ def test_every_function_is_built_without_the_sdk_or_boto3(built: Path, function:
     assert not top_level & {"sagemaker", "boto3", "botocore", "s3transfer"}, top_level
     assert size_mb(package) < SIZE_LIMIT_MB
     assert not list(package.rglob("__pycache__"))
+    handler_package = TEMPLATE["Resources"][function]["Properties"]["Handler"].split(".")[0]
+    assert (package / handler_package / "app.py").is_file()
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_every_native_extension_is_built_for_lambdas_python_and_platform(built: Path, function: str) -> None:
+    package = built / function
+    extensions = sorted(p.relative_to(package).as_posix() for p in package.rglob("*.so"))
+    assert [e for e in extensions if e.startswith("pydantic_core/")] == [
+        f"pydantic_core/_pydantic_core{LAMBDA_EXTENSION_SUFFIX}"
+    ], extensions
+    wrong = [e for e in extensions if not e.endswith(LAMBDA_EXTENSION_SUFFIX) and ".abi3." not in e]
+    assert not wrong, f"native extensions not built for cpython-313 x86_64 Linux: {wrong}"
 
 
 def test_the_upsert_package_carries_the_definition_and_the_sdk_free_ml_code(built: Path) -> None:
@@ -59,6 +78,14 @@ def test_the_upsert_package_carries_the_definition_and_the_sdk_free_ml_code(buil
     ml_code = {p.name for p in (package / "ml_code").iterdir()}
     assert ml_code == {"__init__.py", "deploy_tokens.py", "code_assets.py", "preprocess.py", "train.py", "evaluate.py"}
     assert (package / "upsert_pipeline" / "app.py").exists()
+
+
+def test_the_helpers_package_carries_the_pipelines_parameter_names(built: Path) -> None:
+    ml_code = {p.name for p in (built / "PipelineHelpersFunction" / "ml_code").iterdir()}
+    assert ml_code == {"__init__.py", "pipeline_names.py"}
+    assert (built / "PipelineHelpersFunction" / "ml_code" / "pipeline_names.py").read_bytes() == (
+        REPO / "ml_code" / "pipeline_names.py"
+    ).read_bytes()
 
 
 def test_the_built_template_keeps_the_asl_file_and_its_substitutions(built: Path) -> None:
