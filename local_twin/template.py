@@ -13,7 +13,7 @@ and fails, naming the intrinsic, on anything else.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ from cfnlint.decode.cfn_yaml import loads
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE_PATH = REPO_ROOT / "template.yaml"
+NETWORK_TEMPLATE_PATH = REPO_ROOT / "network.yaml"
 SUB_PATTERN = re.compile(r"\$\{([^}!][^}]*)\}")
 
 
@@ -60,6 +61,10 @@ class TemplateValues:
     parameters: dict[str, Any] = field(default_factory=dict)
     refs: dict[str, str] = field(default_factory=dict)
     attributes: dict[str, str] = field(default_factory=dict)
+    # Conditions decided by the caller instead of evaluated (the security checks judge e.g. every branch at once).
+    conditions: dict[str, bool] = field(default_factory=dict)
+    # A value for any other !Ref/!GetAtt name ("Logical.Attribute"); None: such a reference is an error.
+    placeholder: Callable[[str], str] | None = None
 
 
 class Resolver:
@@ -94,15 +99,21 @@ class Resolver:
             return self.values.refs[name]
         if name in self.template.get("Parameters", {}):
             raise TemplateError(f"parameter {name} has no default and no value was given")
+        if self.values.placeholder is not None:
+            return self.values.placeholder(name)
         raise TemplateError(f"no value for !Ref {name} (give it in TemplateValues.refs)")
 
     def get_att(self, logical_id: str, attribute: str) -> str:
         key = f"{logical_id}.{attribute}"
+        if key not in self.values.attributes and self.values.placeholder is not None:
+            return self.values.placeholder(key)
         if key not in self.values.attributes:
             raise TemplateError(f"no value for !GetAtt {key} (give it in TemplateValues.attributes)")
         return self.values.attributes[key]
 
     def condition(self, name: str) -> bool:
+        if name in self.values.conditions:
+            return self.values.conditions[name]
         conditions = self.template.get("Conditions", {})
         if name not in conditions:
             raise TemplateError(f"unknown condition {name}")
@@ -164,6 +175,58 @@ class Resolver:
         if isinstance(value, str):
             return value.split(",") if value else []
         raise TemplateError(f"expected a list, got {value!r}")
+
+
+def resources_of_type(template: Mapping[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
+    """Logical ID -> resource, for every resource of one type."""
+    return {
+        logical_id: resource
+        for logical_id, resource in template.get("Resources", {}).items()
+        if isinstance(resource, dict) and resource.get("Type") == resource_type
+    }
+
+
+def specialise(template: Mapping[str, Any], parameters: Mapping[str, Any]) -> dict[str, Any]:
+    """The template as one deployment sees it: conditions decided, ``Fn::If`` resolved, parameter ``Ref``s replaced.
+
+    Why (the security gates): CloudFormation hooks, and so the Control Tower proactive controls, judge resolved
+    properties, and cfn-guard rules cannot evaluate ``Fn::If``. References to resources and pseudo parameters stay as
+    they are, so rules like "refers to a KMS key in this template" still work. Parameters not given take their Default.
+    """
+    declared = template.get("Parameters", {}) or {}
+    missing = sorted(name for name, spec in declared.items() if name not in parameters and "Default" not in spec)
+    if missing:
+        raise TemplateError(f"no value for the parameters {', '.join(missing)}")
+    resolver = Resolver(template, TemplateValues(parameters={k: v for k, v in parameters.items() if k in declared}))
+    conditions = {name: resolver.condition(name) for name in template.get("Conditions", {}) or {}}
+
+    def keep(node: Mapping[str, Any]) -> bool:
+        return "Condition" not in node or conditions[node["Condition"]]
+
+    result = {key: value for key, value in template.items() if key not in ("Conditions", "Rules")}
+    for section in ("Resources", "Outputs"):
+        if section in template:
+            result[section] = {
+                name: _specialise(node, resolver.parameters, conditions)
+                for name, node in template[section].items()
+                if keep(node)
+            }
+    return result
+
+
+def _specialise(node: Any, parameters: Mapping[str, Any], conditions: Mapping[str, bool]) -> Any:
+    if isinstance(node, list):
+        return [_specialise(item, parameters, conditions) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if len(node) == 1:
+        ((key, arg),) = node.items()
+        if key == "Ref" and arg in parameters:
+            return parameters[arg]
+        if key == "Fn::If":
+            condition, when_true, when_false = arg
+            return _specialise(when_true if conditions[condition] else when_false, parameters, conditions)
+    return {key: _specialise(value, parameters, conditions) for key, value in node.items()}
 
 
 @dataclass(frozen=True)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from security import cfn
-from security.cfn import load_template, resolve
+from local_twin.template import TEMPLATE_PATH, Resolver, TemplateValues, load_template
 
 POLICY_LOGICAL_ID = "SageMakerPreventiveControlsPolicy"
 
@@ -22,23 +21,33 @@ FOREIGN_SUBNET = "subnet-0f0f0f0f0f0f0f0f0"
 FOREIGN_SECURITY_GROUP = "sg-0f0f0f0f0f0f0f0f0"
 
 
-def sample_values() -> dict[str, Any]:
+def sample_values(
+    conditions: Mapping[str, bool],
+    parameters: Mapping[str, Any] | None = None,
+    attributes: Mapping[str, str] | None = None,
+    placeholder: Callable[[str], str] | None = None,
+) -> TemplateValues:
     """Values for the Refs/GetAtts the policy may use (both the stack-created key and an existing-key parameter)."""
-    return {
-        "AWS::AccountId": ACCOUNT_ID,
-        "AWS::Region": REGION,
-        "AWS::Partition": "aws",
-        "AWS::StackName": "abalone-dev",
-        "PrivateSubnetIds": list(PROJECT_SUBNETS),
-        "SecurityGroupIds": list(PROJECT_SECURITY_GROUPS),
-        "ProjectKey.Arn": PROJECT_KMS_KEY_ARN,  # the key the stack creates (condition CreateKmsKey)
-        "KmsKeyArn": PROJECT_KMS_KEY_ARN,  # or an existing key given as a parameter
-    }
+    return TemplateValues(
+        region=REGION,
+        account_id=ACCOUNT_ID,
+        stack_name="abalone-dev",
+        partition="aws",
+        parameters={
+            "PrivateSubnetIds": list(PROJECT_SUBNETS),
+            "SecurityGroupIds": list(PROJECT_SECURITY_GROUPS),
+            "KmsKeyArn": PROJECT_KMS_KEY_ARN,  # an existing key given as a parameter ...
+            **(parameters or {}),
+        },
+        attributes={"ProjectKey.Arn": PROJECT_KMS_KEY_ARN, **(attributes or {})},  # ... or the key the stack creates
+        conditions=dict(conditions),
+        placeholder=placeholder,
+    )
 
 
 def policy_resource(template_path: Path | None = None) -> dict[str, Any]:
     """The ``AWS::IAM::ManagedPolicy`` resource, unresolved, exactly as the template has it."""
-    template_path = template_path or cfn.TEMPLATE
+    template_path = template_path or TEMPLATE_PATH
     template = load_template(template_path)
     resource = template["Resources"].get(POLICY_LOGICAL_ID)
     if resource is None:
@@ -48,36 +57,29 @@ def policy_resource(template_path: Path | None = None) -> dict[str, Any]:
 
 def policy_document(template_path: Path | None = None, conditions: Mapping[str, bool] | None = None) -> dict[str, Any]:
     """The policy document with the template's references replaced by the sample values."""
-    template_path = template_path or cfn.TEMPLATE
+    template_path = template_path or TEMPLATE_PATH
+    template = load_template(template_path)
     document = policy_resource(template_path)["Properties"]["PolicyDocument"]
-    resolved: dict[str, Any] = resolve(document, sample_values(), _all_conditions(template_path, conditions))
+    values = sample_values(_all_conditions(template, conditions))
+    resolved: dict[str, Any] = Resolver(template, values).resolve(document)
     return resolved
 
 
-def _all_conditions(template_path: Path, conditions: Mapping[str, bool] | None) -> dict[str, bool]:
+def _all_conditions(template: Mapping[str, Any], conditions: Mapping[str, bool] | None = None) -> dict[str, bool]:
     """Every template condition defaults to True (e.g. CreateKmsKey) unless the caller says otherwise."""
-    names = load_template(template_path).get("Conditions", {}) or {}
-    chosen = dict.fromkeys(names, True)
+    chosen = dict.fromkeys(template.get("Conditions", {}) or {}, True)
     chosen.update(conditions or {})
     return chosen
 
 
-class _SampleValues(dict[str, Any]):
-    """Sample values, with a readable placeholder ARN for any other resource the roles' policies mention."""
-
-    def __contains__(self, name: object) -> bool:
-        return True
-
-    def __missing__(self, name: str) -> str:
-        return f"arn:aws:placeholder:{REGION}:{ACCOUNT_ID}:{name}"
+def _placeholder(name: str) -> str:
+    """A readable placeholder ARN for any other resource the roles' policies mention."""
+    return f"arn:aws:placeholder:{REGION}:{ACCOUNT_ID}:{name}"
 
 
 EXECUTION_ROLE_ARN = f"arn:aws:iam::{ACCOUNT_ID}:role/abalone-dev-SageMakerExecutionRole-1A2B3C4D5E6F"
-ROLE_SAMPLE_PARAMETERS = {
-    "ResourceNamePrefix": "abalone-mlops",
-    "ModelPackageGroupName": "abalone",
-    "SageMakerExecutionRole.Arn": EXECUTION_ROLE_ARN,
-}
+ROLE_SAMPLE_PARAMETERS = {"ResourceNamePrefix": "abalone-mlops", "ModelPackageGroupName": "abalone"}
+ROLE_SAMPLE_ATTRIBUTES = {"SageMakerExecutionRole.Arn": EXECUTION_ROLE_ARN}
 
 
 def role_policies(expanded: Mapping[str, Any], role_logical_id: str) -> dict[str, dict[str, Any]]:
@@ -86,8 +88,7 @@ def role_policies(expanded: Mapping[str, Any], role_logical_id: str) -> dict[str
     Inline policies, AWS::IAM::Policy and ManagedPolicy resources attached to it (the preventive controls included).
     AWS-managed policy ARNs (e.g. SAM's AWSXrayWriteOnlyAccess) are not included: they grant nothing to SageMaker.
     """
-    values = _SampleValues({**sample_values(), **ROLE_SAMPLE_PARAMETERS})
-    conditions = dict.fromkeys(expanded.get("Conditions", {}) or {}, True)
+    values = sample_values(_all_conditions(expanded), ROLE_SAMPLE_PARAMETERS, ROLE_SAMPLE_ATTRIBUTES, _placeholder)
     resources = expanded["Resources"]
     role = resources[role_logical_id]
     policies = {
@@ -101,5 +102,5 @@ def role_policies(expanded: Mapping[str, Any], role_logical_id: str) -> dict[str
             and {"Ref": role_logical_id} in attached
         ):
             policies[logical_id] = resource["Properties"]["PolicyDocument"]
-    resolved: dict[str, dict[str, Any]] = resolve(policies, values, conditions)
+    resolved: dict[str, dict[str, Any]] = Resolver(expanded, values).resolve(policies)
     return resolved

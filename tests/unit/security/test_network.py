@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from security.cfn import NETWORK_TEMPLATE, TEMPLATE, load_template, resources_of_type
+from local_twin.template import NETWORK_TEMPLATE_PATH, TEMPLATE_PATH, load_template, resources_of_type
 
 # The roles of what runs inside the VPC: the SageMaker execution role (jobs, models) and the Lambda functions.
 # Service prefix of an action they are granted -> the VPC endpoint that carries the call.
@@ -35,7 +35,7 @@ REQUIRED_ENDPOINTS = {  # the issue's list, plus what the code calls
 
 @pytest.fixture(scope="module")
 def network() -> dict[str, Any]:
-    return load_template(NETWORK_TEMPLATE)
+    return load_template(NETWORK_TEMPLATE_PATH)
 
 
 def _endpoint_services(network: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -57,7 +57,7 @@ def test_required_endpoints_exist_with_policies(network: dict[str, Any]) -> None
 
 
 def test_every_service_the_vpc_bound_roles_call_has_an_endpoint(network: dict[str, Any]) -> None:
-    template = load_template(TEMPLATE)
+    template = load_template(TEMPLATE_PATH)
     granted: set[str] = set()
     execution_role = template["Resources"]["SageMakerExecutionRole"]["Properties"]
     statements = [s for p in execution_role["Policies"] for s in p["PolicyDocument"]["Statement"]]
@@ -88,7 +88,7 @@ def test_two_private_subnets_in_two_availability_zones(network: dict[str, Any]) 
 
 
 def test_outputs_feed_the_main_stacks_parameters(network: dict[str, Any]) -> None:
-    parameters = load_template(TEMPLATE)["Parameters"]
+    parameters = load_template(TEMPLATE_PATH)["Parameters"]
 
     for output in ("PrivateSubnetIds", "SecurityGroupIds"):
         assert output in network["Outputs"]

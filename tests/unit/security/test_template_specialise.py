@@ -1,4 +1,5 @@
-"""The template helpers the gates rely on: intrinsic resolution and per-deployment specialisation."""
+"""The template helpers the gates rely on (local_twin.template): intrinsic resolution and per-deployment
+specialisation."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from security.cfn import UnresolvedError, resolve, specialise
+from local_twin.template import Resolver, TemplateError, TemplateValues, specialise
 
 TEMPLATE: dict[str, Any] = {
     "Parameters": {
@@ -47,7 +48,7 @@ def test_specialise_with_an_existing_key_drops_the_conditional_key() -> None:
 
 
 def test_specialise_names_a_parameter_without_value() -> None:
-    with pytest.raises(UnresolvedError, match="Subnets"):
+    with pytest.raises(TemplateError, match="Subnets"):
         specialise(TEMPLATE, {})
 
 
@@ -58,11 +59,24 @@ def test_resolve_sub_getatt_if_and_join() -> None:
         "C": {"Fn::If": ["On", {"Fn::GetAtt": ["Key", "Arn"]}, "off"]},
         "D": {"Fn::Join": ["-", ["a", {"Ref": "Suffix"}]]},
     }
-    values = {"AWS::Partition": "aws", "Bucket": "b", "X": "x", "Suffix": "s", "Key.Arn": "arn:key"}
+    values = TemplateValues(
+        partition="aws",
+        refs={"Bucket": "b", "X": "x", "Suffix": "s"},
+        attributes={"Key.Arn": "arn:key"},
+        conditions={"On": True},
+    )
+    resolved = Resolver({}, values).resolve(node)
 
-    assert resolve(node, values, {"On": True}) == {"A": "arn:aws:s3:::b/*", "B": "x-s", "C": "arn:key", "D": "a-s"}
+    assert resolved == {"A": "arn:aws:s3:::b/*", "B": "x-s", "C": "arn:key", "D": "a-s"}
+
+
+def test_resolve_uses_the_placeholder_for_any_other_reference() -> None:
+    values = TemplateValues(placeholder=lambda name: f"placeholder:{name}")
+    node = {"Fn::Sub": "${Topic}|${Queue.Arn}"}
+
+    assert Resolver({}, values).resolve(node) == "placeholder:Topic|placeholder:Queue.Arn"
 
 
 def test_resolve_names_what_it_cannot_resolve() -> None:
-    with pytest.raises(UnresolvedError, match="Missing"):
-        resolve({"Ref": "Missing"}, {})
+    with pytest.raises(TemplateError, match="Missing"):
+        Resolver({}, TemplateValues()).resolve({"Ref": "Missing"})
