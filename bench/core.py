@@ -132,6 +132,26 @@ def results_document(machine: Mapping[str, Any], figures: Iterable[Figure]) -> d
     return {"machine": dict(machine), "figures": [figure.to_json() for figure in figures]}
 
 
+def figure_from_json(data: Mapping[str, Any]) -> Figure:
+    return Figure(
+        name=str(data["name"]),
+        value=data["value"],
+        unit=str(data["unit"]),
+        goal=data["goal"],
+        meets_goal=data["meets_goal"],
+        runs=int(data["runs"]),
+        min=data["min"],
+        max=data["max"],
+    )
+
+
+def merge_figures(previous: Sequence[Figure], new: Sequence[Figure]) -> list[Figure]:
+    """The previous figures with those measured again replaced in place; new names are appended."""
+    fresh = {figure.name: figure for figure in new}
+    merged = [fresh.pop(figure.name, figure) for figure in previous]
+    return merged + [figure for figure in new if figure.name in fresh]
+
+
 def write_results(path: Path, machine: Mapping[str, Any], figures: Iterable[Figure]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(results_document(machine, figures), indent=2) + "\n")

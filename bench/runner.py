@@ -9,14 +9,27 @@ on goals being met: a missed goal is a finding to read in the table, not a broke
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from bench import endpoint, lambdas, render, transitions, twin
-from bench.core import FigureSpec, Measurement, Samples, markdown_table, render_table, replace_table, write_results
+from bench.core import (
+    Figure,
+    FigureSpec,
+    Measurement,
+    Samples,
+    figure_from_json,
+    markdown_table,
+    merge_figures,
+    render_table,
+    replace_table,
+    write_results,
+)
 from bench.machine import describe_machine
 from bench.paths import BUILD_DIR, REPO_ROOT, RESULTS_PATH, BenchError, run_timed
 
@@ -61,6 +74,15 @@ def _lambda_group() -> Group:
     return Group("lambda", lambda _: prepared[0].measure(), headline, setup=setup, after=profile)
 
 
+def spec_of(figure: Figure) -> FigureSpec:
+    """A kept figure's spec, for the table; the side of its goal follows from its value, goal and verdict."""
+    direction: Literal["max", "min"] = "max"
+    if figure.goal is not None and figure.value is not None and figure.meets_goal is not None:
+        above = figure.value > figure.goal
+        direction = "min" if above == figure.meets_goal and figure.value != figure.goal else "max"
+    return FigureSpec(figure.name, figure.unit, figure.goal, direction)
+
+
 def _make_test(_: int) -> list[Measurement]:
     log = BUILD_DIR / "make-test-output.txt"
     timed = run_timed(["make", "test"], log=log)
@@ -101,6 +123,11 @@ def _parser(names: Sequence[str]) -> argparse.ArgumentParser:
     )
     parser.add_argument("--make-test", action="store_true", help="also time `make test` once (slow)")
     parser.add_argument("--output", type=Path, default=RESULTS_PATH, help="where results.json is written")
+    parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="keep the figures of the existing results.json that this run does not measure (e.g. --only make_test)",
+    )
     parser.add_argument(
         "--update-docs",
         type=Path,
@@ -155,12 +182,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     for group in chosen:
         run_group(group, args.runs, samples, failures)
     figures = samples.figures()
+    specs = dict(samples.specs)
+    if args.merge and args.output.exists():
+        previous = [figure_from_json(item) for item in json.loads(args.output.read_text())["figures"]]
+        figures = merge_figures(previous, figures)
+        for figure in previous:  # the table needs a spec (goal direction) for the figures kept from before
+            specs.setdefault(figure.name, spec_of(figure))
+        machine["merged_into"] = str(args.output)
     write_results(args.output, machine, figures)
-    table = markdown_table(figures, samples.specs)
+    table = markdown_table(figures, specs)
     (args.output.parent / "results.md").write_text(table + "\n")
     if args.update_docs is not None:
         args.update_docs.write_text(replace_table(args.update_docs.read_text(), table))
-    print(render_table(figures, samples.specs))
+    print(render_table(figures, specs))
     print(
         f"\nmachine: {machine['cpu_model']}, {machine['cpus_usable']} CPUs, {machine['memory_gib']} GiB, "
         f"Python {machine['python']}, load average at start {machine['load_average_at_start']}"

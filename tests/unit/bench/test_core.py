@@ -12,8 +12,10 @@ from bench.core import (
     FigureSpec,
     Measurement,
     Samples,
+    figure_from_json,
     format_number,
     markdown_table,
+    merge_figures,
     percentile,
     render_table,
     replace_table,
@@ -141,3 +143,15 @@ def test_the_docs_table_is_replaced_between_its_markers_only() -> None:
     )
     with pytest.raises(ValueError, match="no <!-- bench:table -->"):
         replace_table("no markers", "| new |")
+
+
+def test_merging_keeps_unmeasured_figures_and_replaces_remeasured_ones_in_place() -> None:
+    old = [summarize(AT_MOST_20, [30.0]), summarize(NO_GOAL, [1.0])]
+    new = [summarize(NO_GOAL, [2.0]), summarize(FigureSpec("make_test.wall", "s"), [600.0])]
+    merged = merge_figures(old, new)
+    assert [(figure.name, figure.value) for figure in merged] == [
+        (AT_MOST_20.name, 30.0),
+        (NO_GOAL.name, 2.0),
+        ("make_test.wall", 600.0),
+    ]
+    assert figure_from_json(merged[0].to_json()) == merged[0]

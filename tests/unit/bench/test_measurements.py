@@ -264,3 +264,17 @@ def test_a_failing_group_leaves_its_goal_figures_failed_and_the_others_run() -> 
     assert figures["render.wall"].value is None and figures["render.wall"].meets_goal is False
     assert "render.in_process" not in figures
     assert (figures["endpoint.latency_p50"].value, figures["endpoint.latency_p50"].runs) == (2.0, 3)
+
+
+@pytest.mark.parametrize(
+    ("value", "meets", "direction"),
+    [(450.0, True, "min"), (250.0, False, "min"), (2.0, True, "max"), (9.0, False, "max")],
+)
+def test_a_kept_figure_gets_back_the_side_of_its_goal(value: float, meets: bool, direction: str) -> None:
+    from bench.core import Figure
+    from bench.runner import spec_of
+
+    goal = 300.0 if direction == "min" else 5.0
+    figure = Figure("f", value, "u", goal, meets, 3, value, value)
+    assert spec_of(figure).direction == direction
+    assert spec_of(figure).meets(value) is meets
