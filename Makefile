@@ -104,14 +104,17 @@ define lambda_package # $(1) = folder under functions/
 endef
 
 .PHONY: build-UpsertPipelineFunction build-OnModelApprovedFunction build-StartDeploymentFunction \
-	build-PipelineHelpersFunction
+	build-PipelineHelpersFunction build-OnModelRejectedFunction build-PruneDeploymentsFunction \
+	build-CleanupDeploymentsFunction
 build-UpsertPipelineFunction:
 	$(call lambda_package,upsert_pipeline)
 	mkdir -p "$(ARTIFACTS_DIR)/ml_code" "$(ARTIFACTS_DIR)/build"
 	cp $(addprefix $(SAM_ROOT)/ml_code/,$(UPSERT_ML_CODE)) "$(ARTIFACTS_DIR)/ml_code/"
 	cp $(SAM_ROOT)/$(DEFINITION) $(SAM_ROOT)/$(BUILD)/image-uris.json "$(ARTIFACTS_DIR)/build/"
-build-OnModelApprovedFunction build-StartDeploymentFunction:
+build-OnModelApprovedFunction build-StartDeploymentFunction build-OnModelRejectedFunction:
 	$(call lambda_package,on_model_approved)
+build-PruneDeploymentsFunction build-CleanupDeploymentsFunction:
+	$(call lambda_package,deployment_janitor)
 build-PipelineHelpersFunction:
 	$(call lambda_package,pipeline_helpers)
 	mkdir -p "$(ARTIFACTS_DIR)/ml_code"

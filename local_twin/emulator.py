@@ -21,7 +21,20 @@ at once
 CreateModel drops               recorded and returned by DescribeModel
 EnableNetworkIsolation
 StartExecution without a name   a UUID name, as in AWS (moto's parser backend names it "None")
+``$$.Execution.StartTime`` is a  the ISO 8601 string AWS gives (``2026-11-26T08:00:00.123Z``)
+datetime (breaks Tags, Format)
+UpdateEndpoint of an endpoint   refused with ValidationException, as in AWS; DeploymentConfig recorded
+that is Creating / Updating
+aws-sdk:applicationautoscaling  mapped to boto3's ``application-autoscaling`` (moto knows no "applicationautoscaling")
+SageMaker errors in a Task are  named as Step Functions names them: ``SageMaker.<Code>Exception`` for modelled
+``States.Runtime`` (optimised)  errors (ResourceLimitExceeded...), ``SageMaker.AmazonSageMakerException`` for the
+or ``sagemaker.sagemaker...``   others (ValidationException, ThrottlingException), ``ApplicationAutoScaling.<Code>``
 =============================== ===================================================================================
+
+Fault injection (:class:`Faults`, ``emulator.faults``) is the one way tests make AWS misbehave: an API error for the
+next N calls of one action of one service, an endpoint create/update that fails (a new endpoint ``Failed``, an update
+rolled back to the previous config, as SageMaker does) or is held ``Creating`` / ``Updating`` until released, and a
+transform job that fails.
 
 :func:`moto_compatibility_problems` lists what of moto this module relies on and no longer finds (or finds newly
 implemented, so an extension should go); a test fails loudly on any entry.
@@ -39,18 +52,29 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from unittest import mock
 
 import moto
+from botocore.exceptions import ClientError
 from moto.awslambda_simple.models import LambdaSimpleBackend
-from moto.core.responses import ActionResult
+from moto.core.exceptions import ServiceException
+from moto.core.responses import ActionResult, BaseResponse
 from moto.core.utils import utcnow
 from moto.sagemaker.exceptions import ValidationError
 from moto.sagemaker.models import FakeEndpoint, FakePipelineExecution, FakeTransformJob, SageMakerModelBackend
 from moto.sagemaker.responses import SageMakerResponse
 from moto.sagemaker.utils import get_pipeline_execution_from_arn
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import StateTaskService
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_aws_sdk import (
+    StateTaskServiceAwsSdk,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_unsupported import (
+    StateTaskServiceUnsupported,
+)
+from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
 MOTO_VERSION_CHECKED = "5.2.5"
@@ -151,24 +175,43 @@ class Deployments:
         self.endpoint_runner: EndpointRunner | None = None
         self.transform_runner: TransformRunner | None = None
         self._endpoints: dict[str, tuple[Any, str | None, list[dict[str, Any]]]] = {}
+        # Every UpdateEndpoint accepted, in order: endpoint, config and DeploymentConfig (blue/green, rollback alarms).
+        self.update_requests: list[dict[str, Any]] = []
         self._jobs: dict[str, Any] = {}
         self._lock = threading.Lock()
 
     def _endpoint_changed(self, endpoint: Any, previous_config: str | None, previous_variants: list[Any]) -> None:
-        if self.endpoint_runner is None:
+        fault = _active().faults._take_endpoint()
+        if self.endpoint_runner is None and fault is None:
             return
         with self._lock:
             self._endpoints[endpoint.endpoint_name] = (endpoint, previous_config, previous_variants)
             endpoint.endpoint_status = "Updating" if previous_config else "Creating"
+        if fault == HOLD:
+            return
+        if fault is not None:
+            self.report_endpoint(endpoint.endpoint_name, fault)
+            return
+        assert self.endpoint_runner is not None
         self.endpoint_runner(endpoint.endpoint_name, endpoint.endpoint_config_name)
 
     def _job_created(self, job: Any) -> None:
-        if self.transform_runner is None:
+        fault = _active().faults._take_transform()
+        if self.transform_runner is None and fault is None:
             return
         with self._lock:
             self._jobs[job.transform_job_name] = job
             job.transform_job_status = "InProgress"
+        if fault is not None:
+            self.report_transform_job(job.transform_job_name, fault)
+            return
+        assert self.transform_runner is not None
         self.transform_runner(dict(job.response_object))
+
+    def changing(self) -> list[str]:
+        """Endpoints being created or updated (held by a fault or a runner) that no report has finished yet."""
+        with self._lock:
+            return sorted(self._endpoints)
 
     def report_endpoint(self, endpoint_name: str, failure_reason: str = "") -> None:
         """The endpoint serves its new config (no reason), or failed: a new endpoint is ``Failed``, an update rolls
@@ -193,6 +236,143 @@ class Deployments:
             job.transform_job_status = "Failed" if failure_reason else "Completed"
             job.failure_reason = failure_reason
             job.transform_end_time = job.last_modified_time = utcnow()
+
+
+# --- fault injection ---------------------------------------------------------------------------------------------
+HOLD = "__hold__"  # an endpoint change that stays Creating / Updating until Deployments.report_endpoint releases it
+
+
+@dataclass
+class InjectedFault:
+    """An API error answered instead of the real call, ``remaining`` more times (``None``: every time)."""
+
+    service: str  # moto's service name: "sagemaker", "application-autoscaling", "sns", ...
+    action: str  # the API action as on the wire: "CreateModel", "UpdateEndpoint", ...
+    code: str  # the AWS error code: "ThrottlingException", "ResourceLimitExceeded", ...
+    message: str
+    remaining: int | None = 1
+    injected: int = 0
+
+
+class Faults:
+    """The emulator's fault-injection API: what a test (or ``make local``) wants AWS to get wrong.
+
+    - :meth:`api_error`: the next ``times`` calls of one action answer with an AWS error instead of running (the
+      state machine's Retry/Catch see it exactly as Step Functions would name it);
+    - :meth:`fail_endpoint_changes` / :meth:`hold_endpoint_changes`: the next CreateEndpoint / UpdateEndpoint
+      fails (a new endpoint ends ``Failed``; an update rolls back to the previous config and stays ``InService`` with
+      the reason, as SageMaker does) or stays ``Creating`` / ``Updating`` until ``deployments.report_endpoint``;
+    - :meth:`fail_transform_jobs`: the next CreateTransformJob ends ``Failed`` with the reason.
+
+    Everything is cleared when :func:`emulate` exits.
+    """
+
+    def __init__(self) -> None:
+        self._api: list[InjectedFault] = []
+        self._endpoint: list[str] = []
+        self._transform: list[str] = []
+        self._lock = threading.Lock()
+
+    def api_error(
+        self, service: str, action: str, code: str, message: str = "", times: int | None = 1
+    ) -> InjectedFault:
+        fault = InjectedFault(service, action, code, message or f"injected {code}", times)
+        with self._lock:
+            self._api.append(fault)
+        return fault
+
+    def fail_endpoint_changes(self, reason: str, times: int = 1) -> None:
+        if not reason:
+            raise ValueError("a failed endpoint change needs a reason")
+        with self._lock:
+            self._endpoint.extend([reason] * times)
+
+    def hold_endpoint_changes(self, times: int = 1) -> None:
+        with self._lock:
+            self._endpoint.extend([HOLD] * times)
+
+    def fail_transform_jobs(self, reason: str, times: int = 1) -> None:
+        if not reason:
+            raise ValueError("a failed transform job needs a reason")
+        with self._lock:
+            self._transform.extend([reason] * times)
+
+    def _has_service(self, service: str) -> bool:
+        with self._lock:
+            return any(f.service == service and f.remaining != 0 for f in self._api)
+
+    def _take_api(self, service: str, action: str) -> InjectedFault | None:
+        with self._lock:
+            for fault in self._api:
+                if fault.service == service and fault.action == action and fault.remaining != 0:
+                    if fault.remaining is not None:
+                        fault.remaining -= 1
+                    fault.injected += 1
+                    return fault
+        return None
+
+    def _take_endpoint(self) -> str | None:
+        with self._lock:
+            return self._endpoint.pop(0) if self._endpoint else None
+
+    def _take_transform(self) -> str | None:
+        with self._lock:
+            return self._transform.pop(0) if self._transform else None
+
+
+class _InjectedError(ServiceException):
+    """Serialised with the model of the service answering (moto looks up a ``moto.*`` exception's own service)."""
+
+
+def _wrap_call_action(original: Callable[..., Any]) -> Callable[..., Any]:
+    """Answer an injected API error instead of the call, serialised as the service's own errors are."""
+
+    def call_action(self: BaseResponse) -> Any:
+        # The action is looked up only for a service with a fault: some moto responses cannot name theirs.
+        if _ACTIVE is not None and self.service_name and _ACTIVE.faults._has_service(str(self.service_name)):
+            fault = _ACTIVE.faults._take_api(str(self.service_name), str(self._get_action()))
+            if fault is not None:
+                status, headers, body = self.serialized(ActionResult(_InjectedError(fault.code, fault.message)))
+                headers["status"] = status
+                return status, headers, body
+        return original(self)
+
+    return call_action
+
+
+# --- Step Functions error names of AWS SDK errors ----------------------------------------------------------------
+_SFN_SERVICE_NAMES = {"sagemaker": "SageMaker", "applicationautoscaling": "ApplicationAutoScaling"}
+
+
+def _sfn_error_name(sfn_service: str, error: ClientError) -> str:
+    """``SageMaker.ResourceLimitExceededException`` for a modelled error, ``SageMaker.AmazonSageMakerException`` for
+    an unmodelled one (ValidationException, ThrottlingException): the names Step Functions gives SageMaker errors."""
+    service = _SFN_SERVICE_NAMES.get(sfn_service.lower(), sfn_service)
+    if type(error).__name__ == "ClientError":  # botocore makes a class per modelled error, ClientError otherwise
+        return f"{service}.Amazon{service}Exception"
+    name = type(error).__name__
+    return f"{service}.{name if name.endswith('Exception') else name + 'Exception'}"
+
+
+def _sdk_failure(self: Any, env: Any, ex: Exception, original: Callable[..., Any]) -> Any:
+    if not isinstance(ex, ClientError):
+        return original(self, env, ex)
+    code = ex.response.get("Error", {}).get("Code", "")
+    service = _SFN_SERVICE_NAMES.get(self.resource.api_name.lower(), self.resource.api_name)
+    status = ex.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 400)
+    message = ex.response.get("Error", {}).get("Message", "")
+    cause = f"{message} (Service: {service}, Status Code: {status}, Error Code: {code})"
+    # The optimised (unsupported in moto) SageMaker tasks have no such method of their own: borrow the aws-sdk one.
+    return StateTaskServiceAwsSdk._get_task_failure_event(
+        self, env=env, error=_sfn_error_name(self.resource.api_name, ex), cause=cause
+    )
+
+
+def _wrap_sdk_from_error(original: Callable[..., Any]) -> Callable[..., Any]:
+    def from_error(self: Any, env: Any, ex: Exception) -> Any:
+        return _sdk_failure(self, env, ex, original)
+
+    return from_error
 
 
 # --- Lambda ------------------------------------------------------------------------------------------------------
@@ -220,6 +400,7 @@ class Emulator:
     functions_root: Path
     invocations: list[dict[str, Any]] = field(default_factory=list)
     deployments: Deployments = field(default_factory=Deployments)
+    faults: Faults = field(default_factory=Faults)
 
 
 _ACTIVE: Emulator | None = None
@@ -250,7 +431,9 @@ def _invoke(
         "POWERTOOLS_TRACE_DISABLED": "true",
     }
     with _INVOKE_LOCK:
-        saved = dict(os.environ)
+        # Save and restore only the keys the function sets: clearing os.environ, even briefly, would hide MOTO_PORT
+        # and the endpoint settings from the interpreter threads that read them meanwhile.
+        saved = {key: os.environ.get(key) for key in environment}
         os.environ.update(environment)
         try:
             handler = getattr(importlib.import_module(module_name), attribute)
@@ -268,21 +451,39 @@ def _invoke(
             )
             emulator.invocations.append({"function": function.function_name, "event": event, "error": str(error)})
         finally:
-            os.environ.clear()
-            os.environ.update(saved)
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
     return payload.encode()
 
 
 # --- SageMaker ---------------------------------------------------------------------------------------------------
-def _update_endpoint(self: SageMakerModelBackend, endpoint_name: str, endpoint_config_name: str) -> dict[str, str]:
+def _update_endpoint(
+    self: SageMakerModelBackend,
+    endpoint_name: str,
+    endpoint_config_name: str,
+    deployment_config: dict[str, Any] | None = None,
+) -> dict[str, str]:
     endpoint = self.endpoints.get(endpoint_name)
     if endpoint is None:
         arn = FakeEndpoint.arn_formatter(endpoint_name, self.account_id, self.region_name)
         raise ValidationError(message=f"Could not find endpoint '{arn}'.")
+    if endpoint.endpoint_status in ("Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting"):
+        arn = FakeEndpoint.arn_formatter(endpoint_name, self.account_id, self.region_name)
+        raise ValidationError(message=f'Cannot update in-progress endpoint "{arn}".')
     config = self.endpoint_configs.get(endpoint_config_name)
     if config is None:
         raise ValidationError(message=f"Could not find endpoint configuration '{endpoint_config_name}'.")
     previous_config, previous_variants = endpoint.endpoint_config_name, endpoint.production_variants
+    _active().deployments.update_requests.append(
+        {
+            "EndpointName": endpoint_name,
+            "EndpointConfigName": endpoint_config_name,
+            "DeploymentConfig": deployment_config,
+        }
+    )
     endpoint.endpoint_config_name = endpoint_config_name
     endpoint.production_variants = endpoint._process_production_variants(config.production_variants)
     endpoint.endpoint_status = "InService"
@@ -311,7 +512,12 @@ def _wrap_create_transform_job(original: Callable[..., Any]) -> Callable[..., An
 
 def _response_update_endpoint(self: SageMakerResponse) -> ActionResult:
     return ActionResult(
-        _update_endpoint(self.sagemaker_backend, self._get_param("EndpointName"), self._get_param("EndpointConfigName"))
+        _update_endpoint(
+            self.sagemaker_backend,
+            self._get_param("EndpointName"),
+            self._get_param("EndpointConfigName"),
+            self._get_param("DeploymentConfig"),
+        )
     )
 
 
@@ -406,6 +612,18 @@ def _wrap_start_execution(original: Callable[..., Any]) -> Callable[..., Any]:
     return start_execution
 
 
+def _wrap_evaluation_environment(original: Callable[..., Any]) -> Callable[..., Any]:
+    def get_evaluation_environment(self: ExecutionWorker) -> Any:
+        environment = original(self)
+        execution = environment.states.context_object.context_object_data["Execution"]
+        started = execution.get("StartTime")
+        if isinstance(started, datetime):
+            execution["StartTime"] = started.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        return environment
+
+    return get_evaluation_environment
+
+
 # --- installing --------------------------------------------------------------------------------------------------
 @contextmanager
 def emulate(functions_root: Path = FUNCTIONS_ROOT) -> Iterator[Emulator]:
@@ -457,6 +675,22 @@ def emulate(functions_root: Path = FUNCTIONS_ROOT) -> Iterator[Emulator]:
             )
         stack.enter_context(
             mock.patch.object(
+                ExecutionWorker,
+                "_get_evaluation_environment",
+                _wrap_evaluation_environment(ExecutionWorker._get_evaluation_environment),
+            )
+        )
+        stack.enter_context(mock.patch.object(BaseResponse, "call_action", _wrap_call_action(BaseResponse.call_action)))
+        stack.enter_context(
+            mock.patch.dict(
+                StateTaskService._SERVICE_NAME_SFN_TO_BOTO_OVERRIDES,
+                {"applicationautoscaling": "application-autoscaling"},
+            )
+        )
+        for cls in (StateTaskServiceAwsSdk, StateTaskServiceUnsupported):
+            stack.enter_context(mock.patch.object(cls, "_from_error", _wrap_sdk_from_error(cls._from_error)))
+        stack.enter_context(
+            mock.patch.object(
                 StepFunctionsParserBackend,
                 "start_execution",
                 _wrap_start_execution(StepFunctionsParserBackend.start_execution),
@@ -491,9 +725,15 @@ def moto_compatibility_problems() -> list[str]:
         SageMakerResponse: ("create_model", "_get_param"),
         FakeEndpoint: ("_process_production_variants", "arn_formatter"),
         StepFunctionsParserBackend: ("start_execution",),
+        ExecutionWorker: ("_get_evaluation_environment",),
+        BaseResponse: ("call_action", "serialized", "_get_action"),
+        StateTaskServiceAwsSdk: ("_from_error", "_get_task_failure_event"),
+        StateTaskServiceUnsupported: ("_from_error",),
     }
     for cls, attributes in expected.items():
         problems.extend(f"{cls.__name__}.{a} is gone" for a in attributes if not hasattr(cls, a))
+    if "applicationautoscaling" in StateTaskService._SERVICE_NAME_SFN_TO_BOTO_OVERRIDES:
+        problems.append("moto now maps aws-sdk:applicationautoscaling itself: remove the emulator's mapping")
     for attribute in ("pipeline_execution_status", "pipeline_execution_failure_reason", "client_request_token"):
         if attribute not in FakePipelineExecution.__init__.__code__.co_names:
             problems.append(f"FakePipelineExecution no longer sets {attribute}")

@@ -150,6 +150,7 @@ NO_LOCAL_EFFECT: dict[str, str] = {
     "AWS::ApplicationAutoScaling::ScalableTarget": "the local endpoint is a single process",
     "AWS::ApplicationAutoScaling::ScalingPolicy": "the local endpoint is a single process",
     "AWS::Logs::ResourcePolicy": "log delivery is not emulated",
+    "Custom::DeploymentCleanup": "acts only when the stack is deleted; a local run has no stack deletion",
 }
 # Created later by the run itself, as CloudFormation would create it by invoking the function behind it.
 CREATED_BY_THE_RUN = {"Custom::SageMakerPipeline": "the upsert stage invokes its ServiceToken function"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import boto3
@@ -13,6 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from on_model_approved.deployment import WrongModelPackageGroup, settings_from_env, start_deployment
 from on_model_approved.models import ModelPackageStateChange, StartDeploymentRequest
+from on_model_approved.rejection import handle_rejection
 
 logger = Logger()
 tracer = Tracer()
@@ -72,4 +74,42 @@ def start_deployment_handler(event: StartDeploymentRequest, context: LambdaConte
     )
     logger.info("deployment requested by the train path", extra=outcome.as_dict())
     _count(outcome.status)
+    return outcome.as_dict()
+
+
+def _required_env(name: str) -> str:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        raise ValueError(f"environment variable {name} is not set")
+    return value
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+@event_parser(model=ModelPackageStateChange)
+def rejected_handler(event: ModelPackageStateChange, context: LambdaContext) -> dict[str, Any]:
+    """A package was rejected: if the endpoint serves it, redeploy the newest remaining Approved package."""
+    settings = settings_from_env()
+    detail = event.detail
+    if detail.model_package_group_name != settings["MODEL_PACKAGE_GROUP_NAME"]:
+        raise WrongModelPackageGroup(
+            f"event for group {detail.model_package_group_name!r}, "
+            f"this stack deploys group {settings['MODEL_PACKAGE_GROUP_NAME']!r}"
+        )
+    if detail.model_approval_status != "Rejected":
+        raise ValueError(f"event status is {detail.model_approval_status}, this handler acts on Rejected packages")
+    outcome = handle_rejection(
+        detail.model_package_arn,
+        trigger=f"rejected:{event.id}",
+        expected_group=settings["MODEL_PACKAGE_GROUP_NAME"],
+        endpoint_name=_required_env("ENDPOINT_NAME"),
+        state_machine_arn=settings["STATE_MACHINE_ARN"],
+        topic_arn=_required_env("NOTIFICATION_TOPIC_ARN"),
+        sagemaker=boto3.client("sagemaker"),
+        sfn=boto3.client("stepfunctions"),
+        sns=boto3.client("sns"),
+    )
+    logger.info("rejection handled", extra=outcome.as_dict())
+    metrics.add_metric(name=f"Rejections-{outcome.status}", unit=MetricUnit.Count, value=1)
     return outcome.as_dict()

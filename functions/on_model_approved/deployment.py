@@ -15,7 +15,7 @@ import json
 import os
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from mypy_boto3_sagemaker import SageMakerClient
@@ -26,6 +26,24 @@ EXECUTION_NAME_LIMIT = 80
 
 class WrongModelPackageGroup(ValueError):
     """The package belongs to another group than this stack's."""
+
+
+class UnknownModelPackage(ValueError):
+    """The event names a package SageMaker does not know (a forged or mistyped event): nothing to deploy."""
+
+
+def describe_package(package_arn: str, sagemaker: SageMakerClient) -> dict[str, Any]:
+    """DescribeModelPackage; a package that does not exist is a validation error naming it, not a service error."""
+    try:
+        return dict(sagemaker.describe_model_package(ModelPackageName=package_arn))
+    except sagemaker.exceptions.ClientError as error:
+        code = str(error.response.get("Error", {}).get("Code", ""))
+        message = str(error.response.get("Error", {}).get("Message", ""))
+        if code in ("ValidationException", "ResourceNotFound") and (
+            "does not exist" in message or "not found" in message
+        ):
+            raise UnknownModelPackage(f"model package {package_arn} does not exist") from None
+        raise
 
 
 @dataclass(frozen=True)
@@ -63,7 +81,7 @@ def start_deployment(
     sagemaker: SageMakerClient,
     sfn: SFNClient,
 ) -> DeploymentOutcome:
-    package = sagemaker.describe_model_package(ModelPackageName=package_arn)
+    package = describe_package(package_arn, sagemaker)
     group = package.get("ModelPackageGroupName", "")
     if group != expected_group:
         raise WrongModelPackageGroup(

@@ -12,11 +12,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from pipeline_helpers.helpers import pipeline_outcome, prepare_deployment, validate_input
 from pipeline_helpers.models import (
+    EndpointStateRequest,
     HelperRequest,
     PipelineOutcomeRequest,
     PrepareDeploymentRequest,
     ValidateInputRequest,
 )
+from pipeline_helpers.rollout import endpoint_state
 
 logger = Logger()
 tracer = Tracer()
@@ -58,4 +60,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         return pipeline_outcome(request.PipelineExecutionArn, boto3.client("sagemaker"))
     if isinstance(request, PrepareDeploymentRequest):
         return prepare_deployment(request.ModelPackageVersion, request.ExecutionId, boto3.client("sagemaker"))
+    if isinstance(request, EndpointStateRequest):
+        return endpoint_state(request.DeploymentName, request.StartedAt, boto3.client("sagemaker"))
     raise AssertionError(f"unhandled operation {request!r}")  # pragma: no cover - the union is exhaustive

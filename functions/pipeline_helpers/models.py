@@ -80,6 +80,15 @@ class PrepareDeploymentRequest(_Strict):
     ExecutionId: str = Field(..., min_length=1)
 
 
+class EndpointStateRequest(_Strict):
+    """May this execution create or update the endpoint now (see pipeline_helpers.rollout)?"""
+
+    Operation: Literal["endpoint_state"]
+    DeploymentName: str = Field(..., pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+    StartedAt: str = Field(..., min_length=10, max_length=40, description="$$.Execution.StartTime")
+
+
 HelperRequest = Annotated[
-    ValidateInputRequest | PipelineOutcomeRequest | PrepareDeploymentRequest, Field(discriminator="Operation")
+    ValidateInputRequest | PipelineOutcomeRequest | PrepareDeploymentRequest | EndpointStateRequest,
+    Field(discriminator="Operation"),
 ]

@@ -75,7 +75,7 @@ def test_the_approval_rule_has_the_templates_pattern_and_targets_the_approval_fu
 ) -> None:
     emulator, stack = provisioned
     events = emulator.client("events")
-    rule = stack.ref(stack.only("AWS::Events::Rule"))
+    rule = stack.ref("ModelApprovedRule")  # the template also has ModelRejectedRule (issue 7)
 
     pattern = json.loads(events.describe_rule(Name=rule)["EventPattern"])
     targets = events.list_targets_by_rule(Rule=rule)["Targets"]
