@@ -21,6 +21,7 @@ ENDPOINT_FOR_SERVICE = {
     "ecr": "ecr.api",
     "cloudwatch": "monitoring",
     "sts": "sts",
+    "application-autoscaling": "application-autoscaling",  # the stack-deletion clean-up (issue 7)
 }
 # Granted, but never called from inside the VPC, with the reason.
 NOT_CALLED_FROM_THE_VPC = {
