@@ -214,3 +214,20 @@ def test_an_update_uses_blue_green_with_the_templates_traffic_shifting_and_rollb
     assert tracking["PredefinedMetricSpecification"]["PredefinedMetricType"] == "SageMakerVariantInvocationsPerInstance"
     assert tracking["TargetValue"] == 200
     assert len(executions(stack)) == 2
+
+
+def test_an_update_sagemaker_keeps_refusing_fails_after_three_attempts_with_its_message(
+    stack: Stack, aws: Emulator
+) -> None:
+    first, second = register_package(), register_package()
+    assert deploy(stack, "ok", ModelPackageArn=first, Target="endpoint")["status"] == "SUCCEEDED"
+    stack.notifications()
+    aws.faults.api_error(
+        "sagemaker", "UpdateEndpoint", "ValidationException", "ml.m5.large is not supported for this model", times=None
+    )
+    result = deploy(stack, "refused", ModelPackageArn=second, Target="endpoint")
+    assert result["status"] == "FAILED" and result["error"] == "EndpointChangeRefused"
+    assert "is not supported for this model" in result["cause"]
+    assert executed_states(result["executionArn"]).count("UpdateEndpoint") == 3
+    assert live_package() == first
+    assert "EndpointChangeRefused" in failure_notification(stack)["Message"]
