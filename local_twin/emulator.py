@@ -21,7 +21,7 @@ at once
 CreateModel drops               recorded and returned by DescribeModel
 EnableNetworkIsolation
 StartExecution without a name   a UUID name, as in AWS (moto's parser backend names it "None")
-``$$.Execution.StartTime`` is a  the ISO 8601 string AWS gives (``2026-11-26T08:00:00.123Z``)
+$$.Execution.StartTime is a     the ISO 8601 string AWS gives (``2026-11-26T08:00:00.123Z``)
 datetime (breaks Tags, Format)
 UpdateEndpoint of an endpoint   refused with ValidationException, as in AWS; DeploymentConfig recorded
 that is Creating / Updating
