@@ -9,8 +9,9 @@ moto (5.2.5)                    with the emulator
 Lambda invoke echoes the        dispatched in-process to the function's own ``Handler`` with its own environment
 payload (without Docker)        variables (as created from template.yaml); an exception becomes ``FunctionError``
 SageMaker UpdateEndpoint,       implemented (UpdateEndpoint switches the endpoint's config at once, as moto's
-ListPipelineExecutionSteps,     CreateEndpoint is InService at once)
-StopPipelineExecution missing
+ListPipelineExecutionSteps,     CreateEndpoint is InService at once); StopTransformJob stops a job that is still
+StopPipelineExecution,          InProgress (a transform the state machine gave up on)
+StopTransformJob missing
 StartPipelineExecution is       a pluggable pipeline runner is called; it reports status, failure reason and steps
 always "Succeeded", no steps    (DescribePipelineExecution and ListPipelineExecutionSteps read them back);
                                 ClientRequestToken is idempotent as in AWS
@@ -80,7 +81,12 @@ from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 MOTO_VERSION_CHECKED = "5.2.5"
 FUNCTIONS_ROOT = Path(__file__).resolve().parent.parent / "functions"
 # Added by this module; if moto ever implements one of them, moto_compatibility_problems() says so.
-ADDED_SAGEMAKER_ACTIONS = ("update_endpoint", "list_pipeline_execution_steps", "stop_pipeline_execution")
+ADDED_SAGEMAKER_ACTIONS = (
+    "update_endpoint",
+    "list_pipeline_execution_steps",
+    "stop_pipeline_execution",
+    "stop_transform_job",
+)
 TERMINAL_PIPELINE_STATUSES = ("Succeeded", "Failed", "Stopped")
 
 
@@ -538,6 +544,16 @@ def _response_stop_pipeline_execution(self: SageMakerResponse) -> ActionResult:
     return ActionResult({"PipelineExecutionArn": arn})
 
 
+def _response_stop_transform_job(self: SageMakerResponse) -> ActionResult:
+    name = self._get_param("TransformJobName")
+    job = self.sagemaker_backend.transform_jobs.get(name)
+    if job is None:
+        raise ValidationError(message=f"Could not find transform job '{name}'.")
+    if job.transform_job_status == "InProgress":
+        job.transform_job_status = "Stopped"
+    return ActionResult({})
+
+
 def _wrap_start_pipeline_execution(original: Callable[..., dict[str, str]]) -> Callable[..., dict[str, str]]:
     def start_pipeline_execution(
         self: SageMakerModelBackend,
@@ -647,6 +663,7 @@ def emulate(functions_root: Path = FUNCTIONS_ROOT) -> Iterator[Emulator]:
             ("update_endpoint", _response_update_endpoint),
             ("list_pipeline_execution_steps", _response_list_pipeline_execution_steps),
             ("stop_pipeline_execution", _response_stop_pipeline_execution),
+            ("stop_transform_job", _response_stop_transform_job),
         ):
             stack.enter_context(mock.patch.object(SageMakerResponse, name, method, create=True))
         stack.enter_context(

@@ -147,6 +147,20 @@ def test_exhausted_polls_are_a_timeout_error(stack: Stack, aws: Emulator) -> Non
     aws.deployments.report_endpoint(ENDPOINT)  # release the hold
 
 
+def test_a_transform_that_outlives_the_polls_is_stopped_and_reported(stack: Stack, aws: Emulator) -> None:
+    # GIVEN a transform job that never finishes (a runner that never reports)
+    aws.deployments.transform_runner = lambda job: None
+    package = register_package()
+    # WHEN the deploy execution runs out of polls
+    result = deploy(stack, "transform-stuck", ModelPackageArn=package, Target="batch", MaxPolls=3)
+    # THEN it fails with a timeout, and the job is stopped rather than left running (and billing)
+    assert result["status"] == "FAILED" and result["error"] == "TransformTimeout"
+    assert "StopTimedOutTransform" in executed_states(result["executionArn"])
+    (job,) = sagemaker().list_transform_jobs()["TransformJobSummaries"]
+    assert job["TransformJobStatus"] == "Stopped"
+    assert "TransformTimeout" in failure_notification(stack)["Message"]
+
+
 def test_concurrent_approvals_end_with_the_later_one_live(stack: Stack, aws: Emulator) -> None:
     # GIVEN a live endpoint, and updates that stay Updating until released (a real blue/green takes minutes)
     first, earlier, later = register_package(), register_package(), register_package()

@@ -130,6 +130,12 @@ def test_train_gives_up_after_the_bounded_number_of_polls(stack: Stack, aws: Emu
     assert result["status"] == "FAILED"
     assert result["error"] == "PipelineTimeout"
     assert executed_states(result["executionArn"]).count("DescribePipelineExecution") == 3
+    # the pipeline execution it gave up on is stopped, so it cannot register (and deploy) a model afterwards
+    (pipeline_execution,) = aws.pipelines.stop_requested
+    status = boto3.client("sagemaker", region_name=REGION).describe_pipeline_execution(
+        PipelineExecutionArn=pipeline_execution
+    )["PipelineExecutionStatus"]
+    assert status in ("Stopping", "Stopped")  # Stopping until the (here idle) runner acknowledges, as in AWS
 
 
 def test_pipeline_parameters_from_the_input_reach_the_pipeline(stack: Stack, aws: Emulator) -> None:
