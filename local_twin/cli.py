@@ -534,7 +534,7 @@ class LocalRun:
         self.stack = provision(self.emulator, parameters=parameters, stack_name=STACK_NAME)
         self.bucket = self.stack.ref(self.stack.only("AWS::S3::Bucket"))
         self.kms_key_arn = self.stack.attribute(self.stack.only("AWS::KMS::Key"), "Arn")
-        self.state_machine_arn = self.stack.ref(self.stack.only("AWS::Serverless::StateMachine"))
+        self.state_machine_arn = self.stack.ref(self.stack.only("AWS::StepFunctions::StateMachine"))
         self.summary.resources = dict(self.stack.created)
         self.summary.resources_not_created = dict(self.stack.not_created)
         self.summary.provision_adjustments = list(self.stack.adjustments)

@@ -158,13 +158,12 @@ LAMBDA_TRUST = {
     "Version": "2012-10-17",
     "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
 }
-STATES_TRUST = {
-    "Version": "2012-10-17",
-    "Statement": [{"Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"}, "Action": "sts:AssumeRole"}],
-}
 SAM_FUNCTION = "AWS::Serverless::Function"
-SAM_STATE_MACHINE = "AWS::Serverless::StateMachine"
-IMPLICIT_ROLE = "SAM::ImplicitRole"  # not a CloudFormation type: the role SAM adds for a function or state machine
+STATE_MACHINE = "AWS::StepFunctions::StateMachine"
+IMPLICIT_ROLE = "SAM::ImplicitRole"  # not a CloudFormation type: the role SAM adds for a function
+# Not a CloudFormation type either: the inline policies of a template role, put once every resource they name exists
+# (the state machine's role names the functions, which need roles first).
+ROLE_POLICIES = "local_twin::RolePolicies"
 
 
 # The properties each creator below applies; any other property of a created resource is listed in the stack's
@@ -214,7 +213,14 @@ APPLIED_PROPERTIES: dict[str, set[str]] = {
     },
     "AWS::Events::Rule": {"Name", "EventPattern", "State", "Description", "Targets"},
     "AWS::Lambda::Permission": {"FunctionName", "Action", "Principal", "SourceArn", "SourceAccount"},
-    "AWS::Serverless::StateMachine": {"Name", "DefinitionUri", "DefinitionSubstitutions", "Policies", "Role", "Type"},
+    "AWS::StepFunctions::StateMachine": {
+        "StateMachineName",
+        "StateMachineType",
+        "RoleArn",
+        "DefinitionS3Location",
+        "DefinitionSubstitutions",
+        "EncryptionConfiguration",
+    },
 }
 
 
@@ -269,9 +275,15 @@ def provision(
     for logical_id, kind in _creation_order(template):
         if kind == IMPLICIT_ROLE:
             # Trust only for now: its policies name resources created later, so they are added with the owner.
-            owner_type = template["Resources"][logical_id.removesuffix("Role")]["Type"]
-            trust = STATES_TRUST if owner_type == SAM_STATE_MACHINE else LAMBDA_TRUST
-            stack.created[logical_id] = _create_role(emulator, stack, logical_id, trust, [])
+            stack.created[logical_id] = _create_role(emulator, stack, logical_id, LAMBDA_TRUST, [])
+            continue
+        if kind == ROLE_POLICIES:
+            if logical_id in stack.created:
+                policies = template["Resources"][logical_id]["Properties"]["Policies"]
+                try:
+                    _put_role_policies(emulator, stack.ref(logical_id), resolver.resolve(policies))
+                except (TemplateError, ClientError, ParamValidationError) as error:
+                    raise ProvisionError(f"{logical_id} (AWS::IAM::Role Policies): {error}") from error
             continue
         resource = template["Resources"][logical_id]
         condition = resource.get("Condition")
@@ -290,10 +302,11 @@ def provision(
                 f"{logical_id}: resource type {kind} is not provisioned by local_twin/provision.py; add it there "
                 "(or to NO_LOCAL_EFFECT with the reason it does not matter locally)"
             )
+        properties = resource.get("Properties", {})
+        if kind == "AWS::IAM::Role":  # its Policies are put later (ROLE_POLICIES)
+            properties = {key: value for key, value in properties.items() if key != "Policies"}
         try:
-            physical_id = creator(
-                emulator, stack, resolver, logical_id, resolver.resolve(resource.get("Properties", {}))
-            )
+            physical_id = creator(emulator, stack, resolver, logical_id, resolver.resolve(properties))
         except (TemplateError, ClientError, ParamValidationError) as error:
             raise ProvisionError(f"{logical_id} ({kind}): {error}") from error
         stack.created[logical_id] = physical_id
@@ -319,19 +332,26 @@ _ORDER = (
     "AWS::Logs::LogGroup",
     "AWS::Serverless::Function",
     "AWS::Events::Rule",
-    "AWS::Serverless::StateMachine",
+    ROLE_POLICIES,
+    STATE_MACHINE,
 )
 
 
 def _creation_order(template: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """(logical id, type) in creation order, with the roles SAM generates for functions and state machines
-    (``<LogicalId>Role``) right after the template's own roles: policies may name them."""
+    """(logical id, type) in creation order, with the roles SAM generates for functions (``<LogicalId>Role``) right
+    after the template's own roles (policies may name them), and the template roles' inline policies last but the
+    state machine (they may name any resource)."""
     resources = template["Resources"]
     entries = [(key, str(value["Type"])) for key, value in resources.items()]
     entries += [
         (f"{key}Role", IMPLICIT_ROLE)
         for key, value in resources.items()
-        if value["Type"] in (SAM_FUNCTION, SAM_STATE_MACHINE) and "Role" not in value.get("Properties", {})
+        if value["Type"] == SAM_FUNCTION and "Role" not in value.get("Properties", {})
+    ]
+    entries += [
+        (key, ROLE_POLICIES)
+        for key, value in resources.items()
+        if value["Type"] == "AWS::IAM::Role" and value.get("Properties", {}).get("Policies")
     ]
     rank = {kind: index for index, kind in enumerate(_ORDER)}
     return sorted(entries, key=lambda entry: rank.get(entry[1], len(_ORDER)))
@@ -356,7 +376,7 @@ def _creators() -> dict[str, Creator]:
         "AWS::Serverless::Function": _function,
         "AWS::Events::Rule": _rule,
         "AWS::Lambda::Permission": _permission,
-        "AWS::Serverless::StateMachine": _state_machine,
+        STATE_MACHINE: _state_machine,
     }
 
 
@@ -456,6 +476,14 @@ def _create_role(
 
 def _role(emulator: Emulator, stack: Stack, resolver: Resolver, logical_id: str, props: dict[str, Any]) -> str:
     return _create_role(emulator, stack, logical_id, props["AssumeRolePolicyDocument"], props.get("Policies", []))
+
+
+def _put_role_policies(emulator: Emulator, role_name: str, policies: Sequence[Mapping[str, Any]]) -> None:
+    iam = emulator.client("iam")
+    for policy in policies:
+        iam.put_role_policy(
+            RoleName=role_name, PolicyName=policy["PolicyName"], PolicyDocument=json.dumps(policy["PolicyDocument"])
+        )
 
 
 def _managed_policy(
@@ -630,11 +658,26 @@ def _permission(emulator: Emulator, stack: Stack, resolver: Resolver, logical_id
 
 
 def _state_machine(emulator: Emulator, stack: Stack, resolver: Resolver, logical_id: str, props: dict[str, Any]) -> str:
-    role_arn = props.get("Role") or _implicit_role_policies(emulator, stack, logical_id, props)
     definition = state_machine_definition(stack.template, logical_id, stack.values)
-    name = props.get("Name") or _physical_name(stack, logical_id, limit=80)
+    name = props.get("StateMachineName") or _physical_name(stack, logical_id, limit=80)
+    extra: dict[str, Any] = {}
+    if "EncryptionConfiguration" in props:
+        encryption = props["EncryptionConfiguration"]
+        extra["encryptionConfiguration"] = {
+            "type": encryption["Type"],
+            **({"kmsKeyId": encryption["KmsKeyId"]} if "KmsKeyId" in encryption else {}),
+            **(
+                {"kmsDataKeyReusePeriodSeconds": int(encryption["KmsDataKeyReusePeriodSeconds"])}
+                if "KmsDataKeyReusePeriodSeconds" in encryption
+                else {}
+            ),
+        }
     arn = emulator.client("stepfunctions").create_state_machine(
-        name=name, definition=definition, roleArn=role_arn, type=props.get("Type", "STANDARD")
+        name=name,
+        definition=definition,
+        roleArn=props["RoleArn"],
+        type=props.get("StateMachineType", "STANDARD"),
+        **extra,
     )["stateMachineArn"]
     stack.values.refs[logical_id] = arn
     stack.values.attributes[f"{logical_id}.Arn"] = arn

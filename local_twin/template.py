@@ -298,21 +298,21 @@ def state_machine_substitutions(template: Mapping[str, Any], logical_id: str, va
 def state_machine_definition(
     template: Mapping[str, Any], logical_id: str, values: TemplateValues, root: Path = REPO_ROOT
 ) -> str:
-    """The ASL file named by DefinitionUri with the template's DefinitionSubstitutions applied, as CloudFormation
-    does: every ``${Key}`` replaced by its value; a token without a substitution is an error here (CloudFormation
-    would leave it and the state machine would fail at run time)."""
+    """The ASL file named by DefinitionS3Location (a local path `sam package` uploads) with the template's
+    DefinitionSubstitutions applied, as CloudFormation does: every ``${Key}`` replaced by its value; a token without a
+    substitution is an error here (CloudFormation would leave it and the state machine would fail at run time)."""
     props = template["Resources"][logical_id]["Properties"]
-    text = (root / props["DefinitionUri"]).read_text()
+    text = (root / props["DefinitionS3Location"]).read_text()
     substitutions = state_machine_substitutions(template, logical_id, values)
     missing = sorted(set(SUB_PATTERN.findall(text)) - set(substitutions))
     if missing:
-        raise TemplateError(f"{props['DefinitionUri']} uses tokens with no DefinitionSubstitution: {missing}")
+        raise TemplateError(f"{props['DefinitionS3Location']} uses tokens with no DefinitionSubstitution: {missing}")
     return SUB_PATTERN.sub(lambda m: substitutions[m.group(1)], text)
 
 
 def asl_tokens(template: Mapping[str, Any], logical_id: str, root: Path = REPO_ROOT) -> set[str]:
     props = template["Resources"][logical_id]["Properties"]
-    return set(SUB_PATTERN.findall((root / props["DefinitionUri"]).read_text()))
+    return set(SUB_PATTERN.findall((root / props["DefinitionS3Location"]).read_text()))
 
 
 def rule_pattern(template: Mapping[str, Any], logical_id: str, values: TemplateValues) -> dict[str, Any]:

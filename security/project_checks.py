@@ -35,6 +35,7 @@ RULES = {
     "PROJECT.ASL.2": "CreateEndpointConfig encrypts with the template's KMS key",
     "PROJECT.ASL.3": "CreateTransformJob encrypts volumes and output with the template's KMS key",
     "PROJECT.ASL.4": "Create{Processing,Training}Job from the state machine: VPC, isolation, encryption, KMS",
+    "PROJECT.ASL.5": "the state machine encrypts its definition and execution history with the template's KMS key",
     "PROJECT.PIPELINE.1": "Processing steps: private VPC, isolation, inter-container encryption, volume and output KMS",
     "PROJECT.PIPELINE.2": "Training steps: private VPC, isolation, inter-container encryption, volume and output KMS",
     "PROJECT.PIPELINE.3": "Transform and model steps: volume/output KMS; VPC and isolation",
@@ -159,9 +160,19 @@ def _invalid_condition_keys(statement: Mapping[str, Any]) -> list[str]:
         problems += [
             f"statement {statement.get('Sid', '?')}: {action} does not carry {key}"
             for key in sorted(service_keys)
-            if key.lower() not in carried
+            if not any(_key_matches(key.lower(), pattern) for pattern in carried)
         ]
     return problems
+
+
+def _key_matches(key: str, carried: str) -> bool:
+    """The reference lists some keys with a placeholder (``kms:encryptioncontext:${encryptioncontextkey}``)."""
+    if "${" not in carried:
+        return key == carried
+    pattern = "".join(
+        ".+" if part.startswith("${") else re.escape(part) for part in re.split(r"(\$\{[^}]*\})", carried)
+    )
+    return re.fullmatch(pattern, key) is not None
 
 
 def _pass_role(statement: Mapping[str, Any]) -> list[str]:
@@ -204,11 +215,12 @@ def _role_of(template: Mapping[str, Any], logical_id: str) -> str:
 
 def check_state_machines(template_path: Path, result: Result) -> None:
     template = load_template(template_path)
-    for logical_id, resource in resources_of_type(template, "AWS::Serverless::StateMachine").items():
+    for logical_id, resource in resources_of_type(template, "AWS::StepFunctions::StateMachine").items():
         properties = resource.get("Properties", {})
-        if "DefinitionUri" not in properties:
+        result.check("PROJECT.ASL.5", template_path.name, logical_id, _state_machine_encryption(properties))
+        if not isinstance(properties.get("DefinitionS3Location"), str):
             continue
-        asl_path = template_path.parent / properties["DefinitionUri"]
+        asl_path = template_path.parent / properties["DefinitionS3Location"]
         substitutions = set(properties.get("DefinitionSubstitutions", {}))
         where = f"{asl_path.name} ({logical_id})"
         for state_name, state in _task_states(json.loads(asl_path.read_text())):
@@ -220,6 +232,20 @@ def check_state_machines(template_path: Path, result: Result) -> None:
             if checker is not None:
                 rule, problems = checker(parameters, substitutions)
                 result.check(rule, where, f"state {state_name} ({api})", problems)
+
+
+def _state_machine_encryption(properties: Mapping[str, Any]) -> list[str]:
+    """Execution history holds every state's input and output: encrypted with the key the template encrypts the
+    SageMaker resources with (its KmsKeyArn substitution), not with an AWS-owned key."""
+    encryption = properties.get("EncryptionConfiguration") or {}
+    project_key = (properties.get("DefinitionSubstitutions") or {}).get("KmsKeyArn")
+    if encryption.get("Type") != "CUSTOMER_MANAGED_KMS_KEY":
+        return [
+            "EncryptionConfiguration.Type is not CUSTOMER_MANAGED_KMS_KEY (execution history under an AWS-owned key)"
+        ]
+    if project_key is None or encryption.get("KmsKeyId") != project_key:
+        return ["EncryptionConfiguration.KmsKeyId is not the template's KMS key (the KmsKeyArn substitution)"]
+    return []
 
 
 def _task_states(definition: Mapping[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:

@@ -59,7 +59,7 @@ class StateMachineLogsAndTraces(BaseResourceCheck):  # type: ignore[misc]
             name="Step Functions state machines log ALL events to a log group and have X-Ray tracing enabled",
             id="CKV_ABALONE_3",
             categories=[CheckCategories.LOGGING],
-            supported_resources=["AWS::StepFunctions::StateMachine", "AWS::Serverless::StateMachine"],
+            supported_resources=["AWS::StepFunctions::StateMachine"],
         )
 
     def scan_resource_conf(self, conf: dict[str, Any]) -> Any:

@@ -34,7 +34,7 @@ def test_the_state_machine_is_the_asl_file_with_the_templates_substitutions(
     provisioned: tuple[Emulator, Stack],
 ) -> None:
     emulator, stack = provisioned
-    arn = stack.ref(stack.only("AWS::Serverless::StateMachine"))
+    arn = stack.ref(stack.only("AWS::StepFunctions::StateMachine"))
 
     definition = emulator.client("stepfunctions").describe_state_machine(stateMachineArn=arn)["definition"]
 
@@ -46,6 +46,28 @@ def test_the_state_machine_is_the_asl_file_with_the_templates_substitutions(
             break
     else:
         pytest.fail("the definition invokes none of the provisioned functions")
+
+
+def test_the_state_machine_is_encrypted_with_the_project_key_and_its_role_can_use_it(
+    provisioned: tuple[Emulator, Stack],
+) -> None:
+    emulator, stack = provisioned
+    arn = stack.ref(stack.only("AWS::StepFunctions::StateMachine"))
+
+    described = emulator.client("stepfunctions").describe_state_machine(stateMachineArn=arn)
+    role_name = described["roleArn"].rsplit("/", 1)[1]
+    policy = emulator.client("iam").get_role_policy(RoleName=role_name, PolicyName="TrainDeployStateMachineRolePolicy0")
+
+    assert described["encryptionConfiguration"] == {
+        "type": "CUSTOMER_MANAGED_KMS_KEY",
+        "kmsKeyId": stack.attribute("ProjectKey", "Arn"),
+        "kmsDataKeyReusePeriodSeconds": 300,
+    }
+    (history,) = [
+        s for s in policy["PolicyDocument"]["Statement"] if s["Sid"] == "ExecutionHistoryEncryptedWithTheProjectKey"
+    ]
+    assert history["Resource"] == stack.attribute("ProjectKey", "Arn")
+    assert history["Condition"]["StringEquals"]["kms:EncryptionContext:aws:states:stateMachineArn"] == arn
 
 
 def test_functions_carry_the_templates_handler_and_environment(provisioned: tuple[Emulator, Stack]) -> None:

@@ -194,9 +194,9 @@ def test_pipeline_definition_mutations_fail_naming_the_step_and_rule(
 def test_widening_a_role_to_star_fails_naming_the_role_and_rule(workspace: Workspace) -> None:
     workspace.replace(
         workspace.template,
-        "            - Sid: Notify\n",
-        "            - Sid: Everything\n              Effect: Allow\n              Action: sagemaker:*\n"
-        '              Resource: "*"\n            - Sid: Notify\n',
+        "              - Sid: Notify\n",
+        "              - Sid: Everything\n                Effect: Allow\n                Action: sagemaker:*\n"
+        '                Resource: "*"\n              - Sid: Notify\n',
     )
 
     completed = workspace.project_checks_cli()
@@ -248,8 +248,48 @@ def test_cfn_guard_fails_naming_the_resource_when_encryption_is_dropped(workspac
     assert not report.ok
 
 
+STATE_MACHINE_ENCRYPTION = (
+    "      EncryptionConfiguration:\n"
+    "        Type: CUSTOMER_MANAGED_KMS_KEY\n"
+    "        KmsKeyId: !If [CreateKmsKey, !GetAtt ProjectKey.Arn, !Ref KmsKeyArn]\n"
+    "        KmsDataKeyReusePeriodSeconds: 300\n"
+)
+
+
+def test_dropping_the_state_machine_encryption_fails_the_project_checks_and_guard(workspace: Workspace) -> None:
+    """Without EncryptionConfiguration Step Functions keeps execution history under an AWS-owned key (rule 6)."""
+    workspace.replace(workspace.template, STATE_MACHINE_ENCRYPTION, "")
+    expanded = workspace.expand()
+
+    failures = workspace.project_check_failures(expanded)
+    report = evaluate(
+        scenarios(json.loads(expanded.read_text()), load_template(workspace.root / "network.yaml")),
+        workspace.root / "guard",
+    )
+
+    assert any(
+        line.startswith("FAIL [PROJECT.ASL.5]") and "TrainDeployStateMachine" in line and "CUSTOMER_MANAGED" in line
+        for line in failures
+    ), failures
+    assert ("PROJECT.STATES.2", "TrainDeployStateMachine") in {(f.control, f.resource) for f in report.findings}
+
+
+def test_encrypting_the_state_machine_with_another_key_fails_naming_the_rule(workspace: Workspace) -> None:
+    workspace.replace(
+        workspace.template,
+        STATE_MACHINE_ENCRYPTION,
+        STATE_MACHINE_ENCRYPTION.replace(
+            "!If [CreateKmsKey, !GetAtt ProjectKey.Arn, !Ref KmsKeyArn]", "alias/aws/states"
+        ),
+    )
+
+    failures = [line for line in workspace.project_check_failures() if "PROJECT.ASL.5" in line]
+
+    assert len(failures) == 1 and "template's KMS key" in failures[0], failures
+
+
 def test_checkov_fails_naming_the_state_machine_when_tracing_is_dropped(workspace: Workspace) -> None:
-    workspace.replace(workspace.template, "      Tracing:\n        Enabled: true\n", "")
+    workspace.replace(workspace.template, "      TracingConfiguration:\n        Enabled: true\n", "")
     command = [
         str(CHECKOV),
         "--config-file",

@@ -173,8 +173,28 @@ def test_security_defaults_of_the_template() -> None:
     for logical_id in ("NotificationTopic", "ApprovalDeadLetterQueue"):
         assert "KmsMasterKeyId" in resources[logical_id]["Properties"], logical_id
     machine = resources["TrainDeployStateMachine"]["Properties"]
-    assert machine["Logging"]["Level"] == "ALL" and machine["Tracing"]["Enabled"] is True
+    assert resources["TrainDeployStateMachine"]["Type"] == "AWS::StepFunctions::StateMachine"
+    assert machine["LoggingConfiguration"]["Level"] == "ALL" and machine["LoggingConfiguration"]["IncludeExecutionData"]
+    assert machine["TracingConfiguration"]["Enabled"] is True
     assert "KmsKeyId" in resources["StateMachineLogGroup"]["Properties"]
+
+
+def test_state_machine_history_is_encrypted_with_the_project_key() -> None:
+    """Rule 6: execution history (every state's input and output) under the project key, not an AWS-owned key."""
+    resources = TEMPLATE["Resources"]
+    machine = resources["TrainDeployStateMachine"]["Properties"]
+    project_key = resources["StateMachineLogGroup"]["Properties"]["KmsKeyId"]  # the template's key expression
+    encryption = machine["EncryptionConfiguration"]
+    assert encryption["Type"] == "CUSTOMER_MANAGED_KMS_KEY"
+    assert encryption["KmsKeyId"] == project_key == machine["DefinitionSubstitutions"]["KmsKeyArn"]
+    assert 60 <= encryption["KmsDataKeyReusePeriodSeconds"] <= 900
+    assert machine["DefinitionS3Location"] == "statemachine/train_deploy.asl.json"
+    role = resources["TrainDeployStateMachineRole"]
+    assert machine["RoleArn"] == {"Fn::GetAtt": ["TrainDeployStateMachineRole", "Arn"]}
+    statements = role["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    (history,) = [s for s in statements if s.get("Sid") == "ExecutionHistoryEncryptedWithTheProjectKey"]
+    assert set(history["Action"]) == {"kms:GenerateDataKey", "kms:Decrypt"} and history["Resource"] == project_key
+    assert "kms:EncryptionContext:aws:states:stateMachineArn" in history["Condition"]["StringEquals"]
     text = json.dumps(TEMPLATE)
     for statement in re.findall(r'"Action": "iam:PassRole"[^}]*}[^}]*}', text):
         assert "sagemaker.amazonaws.com" in statement
