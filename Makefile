@@ -128,7 +128,7 @@ build: $(DEFINITION) $(SAM_VENV)/.installed ## Render the pipeline definition, t
 validate: $(SAM_VENV)/.installed ## `sam validate --lint` (cfn-lint) on template.yaml
 	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(SAM) validate --lint --template template.yaml
 
-# --- security gates (docs/security.md) -------------------------------------------------------------------------------
+# --- security gates (README "How it stays secure") -------------------------------------------------------------------------------
 # Pinned and offline: cfn-lint + cfn-lint-serverless (.venv), sam validate (.venv-sam), checkov (.venv-checkov),
 # cfn-guard and the IAM simulator (npm, package-lock.json; test-only, never shipped), project checks (.venv).
 SECURITY_BUILD := $(BUILD)/security
@@ -186,7 +186,7 @@ data: ## Download the abalone data set from the UCI repository to data/abalone.c
 	mv "$$tmp/abalone.csv" data/abalone.csv && \
 	echo "data/abalone.csv: $$(wc -l < data/abalone.csv) rows"
 
-# --- benchmarks (docs/performance.md) -----------------------------------------------------------------------------
+# --- benchmarks (README "Performance") -----------------------------------------------------------------------------
 # Not part of `make test`: timings belong in a table beside their goals, never in a test's assertion. `sam build`
 # runs first (ARGS= keeps the bench's options away from it) so the Lambda figures are of what would deploy; the data
 # set is downloaded if neither $ABALONE_DATA nor data/abalone.csv gives it.

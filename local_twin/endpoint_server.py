@@ -180,7 +180,7 @@ def predict(model: LoadedModel, features: np.ndarray[Any, np.dtype[np.float64]])
             f"{model.num_features}: send exactly {model.num_features} feature columns per row, without the label"
         )
     # nthread=1 (the container leaves the default): starting every core's threads to build a small DMatrix costs more
-    # than the prediction itself on a busy laptop (make bench, docs/performance.md); the predictions are identical.
+    # than the prediction itself on a busy laptop (make bench, README "Performance"); the predictions are identical.
     matrix = xgb.DMatrix(features, nthread=1)
     predictions = [booster.predict(matrix, validate_features=False) for booster in model.boosters]
     result: np.ndarray[Any, Any] = predictions[0] if len(predictions) == 1 else np.mean(predictions, axis=0)

@@ -25,7 +25,7 @@ MODEL_FILE_NAME = "xgboost-model"
 
 @dataclass(frozen=True)
 class Hyperparameters:
-    """Tuned on the validation split (see docs/ml-pipeline.md); early stopping picks the number of trees."""
+    """Tuned on the validation split (README, "The abalone ML pipeline"); early stopping picks the tree count."""
 
     eta: float = 0.05
     max_depth: int = 4

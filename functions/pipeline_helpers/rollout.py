@@ -1,8 +1,9 @@
 """Safe rollout decisions: may this execution touch the endpoint now, and how does SageMaker shift traffic.
 
-Concurrency (docs/reliability.md): the newest deploy execution wins. Every endpoint config carries the start time of
-the execution that created it (tag ``STARTED_AT_TAG``). Before creating or updating the endpoint, and when the live
-config is not the one this execution deployed, the state machine asks :func:`endpoint_state`:
+Concurrency (README, "Safe rollout and reliability"): the newest deploy execution wins. Every endpoint config
+carries the start time of the execution that created it (tag ``STARTED_AT_TAG``). Before creating or updating the
+endpoint, and when the live config is not the one this execution deployed, the state machine asks
+:func:`endpoint_state`:
 
 - the endpoint is Creating / Updating / RollingBack... (``Busy``): wait and ask again (bounded polls), so no
   execution fails because another one's update is in progress;

@@ -18,7 +18,7 @@ TEMPLATE = load_template(REPO / "template.yaml")
 FUNCTIONS = tuple(function_ids(TEMPLATE))
 # Lambda's runtime (python3.13 on x86_64 Linux), whatever machine builds: the Makefile's cross-platform pip install.
 LAMBDA_EXTENSION_SUFFIX = ".cpython-313-x86_64-linux-gnu.so"
-SIZE_LIMIT_MB = 20  # measured ~14 MB unzipped (Powertools + pydantic-core); see docs/deploy.md
+SIZE_LIMIT_MB = 20  # measured ~14 MB unzipped (Powertools + pydantic-core); see README "Deploy to AWS"
 
 
 def sam(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
