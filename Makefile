@@ -103,11 +103,17 @@ define lambda_package # $(1) = folder under functions/
 	find "$(ARTIFACTS_DIR)" -name __pycache__ -prune -exec rm -rf {} +
 endef
 
+define shared_package # $(1) = a package under functions/ that several functions ship (one source, no copy in git)
+	rm -rf "$(ARTIFACTS_DIR)/$(1)" && cp -r $(SAM_ROOT)/functions/$(1) "$(ARTIFACTS_DIR)/$(1)"
+	find "$(ARTIFACTS_DIR)/$(1)" -name __pycache__ -prune -exec rm -rf {} +
+endef
+
 .PHONY: build-UpsertPipelineFunction build-OnModelApprovedFunction build-StartDeploymentFunction \
 	build-PipelineHelpersFunction build-OnModelRejectedFunction build-PruneDeploymentsFunction \
 	build-CleanupDeploymentsFunction
 build-UpsertPipelineFunction:
 	$(call lambda_package,upsert_pipeline)
+	$(call shared_package,cloudformation_response)
 	mkdir -p "$(ARTIFACTS_DIR)/ml_code" "$(ARTIFACTS_DIR)/build"
 	cp $(addprefix $(SAM_ROOT)/ml_code/,$(UPSERT_ML_CODE)) "$(ARTIFACTS_DIR)/ml_code/"
 	cp $(SAM_ROOT)/$(DEFINITION) $(SAM_ROOT)/$(BUILD)/image-uris.json "$(ARTIFACTS_DIR)/build/"
@@ -115,6 +121,7 @@ build-OnModelApprovedFunction build-StartDeploymentFunction build-OnModelRejecte
 	$(call lambda_package,on_model_approved)
 build-PruneDeploymentsFunction build-CleanupDeploymentsFunction:
 	$(call lambda_package,deployment_janitor)
+	$(call shared_package,cloudformation_response)
 build-PipelineHelpersFunction:
 	$(call lambda_package,pipeline_helpers)
 	mkdir -p "$(ARTIFACTS_DIR)/ml_code"
@@ -128,7 +135,7 @@ build: $(DEFINITION) $(SAM_VENV)/.installed ## Render the pipeline definition, t
 validate: $(SAM_VENV)/.installed ## `sam validate --lint` (cfn-lint) on template.yaml
 	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(SAM) validate --lint --template template.yaml
 
-# --- security gates (README "How it stays secure") -------------------------------------------------------------------------------
+# --- security gates (README "How it stays secure") -------------------------------------------------------------
 # Pinned and offline: cfn-lint + cfn-lint-serverless (.venv), sam validate (.venv-sam), checkov (.venv-checkov),
 # cfn-guard and the IAM simulator (npm, package-lock.json; test-only, never shipped), project checks (.venv).
 SECURITY_BUILD := $(BUILD)/security
@@ -186,7 +193,7 @@ data: ## Download the abalone data set from the UCI repository to data/abalone.c
 	mv "$$tmp/abalone.csv" data/abalone.csv && \
 	echo "data/abalone.csv: $$(wc -l < data/abalone.csv) rows"
 
-# --- benchmarks (README "Performance") -----------------------------------------------------------------------------
+# --- benchmarks (README "Performance") --------------------------------------------------------------------------
 # Not part of `make test`: timings belong in a table beside their goals, never in a test's assertion. `sam build`
 # runs first (ARGS= keeps the bench's options away from it) so the Lambda figures are of what would deploy; the data
 # set is downloaded if neither $ABALONE_DATA nor data/abalone.csv gives it.

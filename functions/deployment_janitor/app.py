@@ -10,7 +10,7 @@ from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.parser import ValidationError, event_parser, parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from deployment_janitor import custom_resource
+import cloudformation_response as custom_resource
 from deployment_janitor.janitor import clean_up, prune
 from deployment_janitor.models import CleanupRequest, PruneRequest
 

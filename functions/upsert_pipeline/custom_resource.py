@@ -1,20 +1,16 @@
 """The pipeline as a CloudFormation custom resource: Create/Update upsert it, Delete deletes it; always answer.
 
-Answering is hand-written on purpose: it is one documented HTTPS PUT of a small JSON body to a presigned URL
-(https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/crpg-ref-responses.html). crhelper would add a
-dependency plus its timer thread and polling machinery (extra IAM for CloudWatch Events rules), none of which the
-upsert needs: it finishes well inside the Lambda timeout.
+Answering CloudFormation is the shared ``cloudformation_response`` package (why it is hand-written: see there).
 """
 
 from __future__ import annotations
 
-import json
-import urllib.request
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.parser import ValidationError, parse
 
+from cloudformation_response import response_body, send
 from upsert_pipeline.models import CustomResourceRequest
 from upsert_pipeline.pipeline import PipelineSettings, delete_pipeline, upsert_pipeline
 
@@ -84,33 +80,3 @@ def _apply(request: CustomResourceRequest, sagemaker: SageMakerClient, s3: S3Cli
         physical_id(settings.pipeline_name),
         data={"PipelineName": settings.pipeline_name, "PipelineArn": arn},
     )
-
-
-def response_body(
-    request: CustomResourceRequest,
-    status: Literal["SUCCESS", "FAILED"],
-    physical_resource_id: str,
-    reason: str = "",
-    data: dict[str, str] | None = None,
-) -> dict[str, Any]:
-    return {
-        "Status": status,
-        "Reason": reason[:1000] or status,
-        "PhysicalResourceId": physical_resource_id,
-        "StackId": request.stack_id,
-        "RequestId": request.request_id,
-        "LogicalResourceId": request.logical_resource_id,
-        "NoEcho": False,
-        "Data": data or {},
-    }
-
-
-def send(response_url: str, body: dict[str, Any], timeout_seconds: float = 10.0) -> None:
-    if not response_url.startswith("https://"):
-        raise ValueError(f"ResponseURL must be an https URL, got {response_url[:40]!r}")
-    payload = json.dumps(body).encode()
-    request = urllib.request.Request(  # https only: the scheme is checked above
-        response_url, data=payload, method="PUT", headers={"Content-Type": "", "Content-Length": str(len(payload))}
-    )
-    with urllib.request.urlopen(request, timeout=timeout_seconds) as answer:
-        answer.read()

@@ -88,6 +88,14 @@ def test_the_helpers_package_carries_the_pipelines_parameter_names(built: Path) 
     ).read_bytes()
 
 
+@pytest.mark.parametrize(
+    "function", ["UpsertPipelineFunction", "CleanupDeploymentsFunction", "PruneDeploymentsFunction"]
+)
+def test_custom_resource_functions_carry_the_one_cloudformation_answerer(built: Path, function: str) -> None:
+    shipped = built / function / "cloudformation_response" / "__init__.py"
+    assert shipped.read_bytes() == (REPO / "functions" / "cloudformation_response" / "__init__.py").read_bytes()
+
+
 def test_the_built_template_keeps_the_asl_file_and_its_substitutions(built: Path) -> None:
     text = (built / "template.yaml").read_text()
     assert "DefinitionSubstitutions" in text and "train_deploy.asl.json" in text

@@ -9,8 +9,8 @@ from typing import Any
 import boto3
 import pytest
 
+import cloudformation_response as custom_resource
 from deployment_janitor import app as janitor_app
-from deployment_janitor import custom_resource
 from on_model_approved.rejection import newest_approved, redeploy_execution_name
 from pipeline_helpers.rollout import deployment_config
 from tests.unit.functions.conftest import REGION

@@ -151,7 +151,7 @@ def responses(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
         sent.append(json.loads(request.data))
         return _Answer()
 
-    monkeypatch.setattr("upsert_pipeline.custom_resource.urllib.request.urlopen", urlopen)
+    monkeypatch.setattr("cloudformation_response.urllib.request.urlopen", urlopen)
     return sent
 
 
