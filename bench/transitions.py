@@ -126,7 +126,7 @@ class DeployRunner:
         self.stack = stack
         self.sfn = emulator.client("stepfunctions")
         self.sagemaker = emulator.client("sagemaker")
-        self.state_machine_arn = stack.ref(stack.only("AWS::Serverless::StateMachine"))
+        self.state_machine_arn = stack.ref(stack.only("AWS::StepFunctions::StateMachine"))
         group = stack.ref(stack.only("AWS::SageMaker::ModelPackageGroup"))
         self.package_arn = self.sagemaker.create_model_package(
             ModelPackageGroupName=group,
