@@ -12,7 +12,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from on_model_approved.deployment import WrongModelPackageGroup, settings_from_env, start_deployment
+from on_model_approved.deployment import check_state_change, settings_from_env, start_deployment
 from on_model_approved.models import ModelPackageStateChange, StartDeploymentRequest
 from on_model_approved.rejection import handle_rejection
 
@@ -35,14 +35,9 @@ def _count(outcome_status: str) -> None:
 def lambda_handler(event: ModelPackageStateChange, context: LambdaContext) -> dict[str, Any]:
     settings = settings_from_env()
     detail = event.detail
-    # The rule already filters on group and status; check again so a mis-wired rule cannot deploy anything else.
-    if detail.model_package_group_name != settings["MODEL_PACKAGE_GROUP_NAME"]:
-        raise WrongModelPackageGroup(
-            f"event for group {detail.model_package_group_name!r}, "
-            f"this stack deploys group {settings['MODEL_PACKAGE_GROUP_NAME']!r}"
-        )
-    if detail.model_approval_status != "Approved":
-        raise ValueError(f"event status is {detail.model_approval_status}, only Approved packages are deployed")
+    check_state_change(
+        detail.model_package_group_name, detail.model_approval_status, settings["MODEL_PACKAGE_GROUP_NAME"], "Approved"
+    )
     outcome = start_deployment(
         detail.model_package_arn,
         settings["DEFAULT_DEPLOYMENT_TARGET"],
@@ -92,13 +87,9 @@ def rejected_handler(event: ModelPackageStateChange, context: LambdaContext) -> 
     """A package was rejected: if the endpoint serves it, redeploy the newest remaining Approved package."""
     settings = settings_from_env()
     detail = event.detail
-    if detail.model_package_group_name != settings["MODEL_PACKAGE_GROUP_NAME"]:
-        raise WrongModelPackageGroup(
-            f"event for group {detail.model_package_group_name!r}, "
-            f"this stack deploys group {settings['MODEL_PACKAGE_GROUP_NAME']!r}"
-        )
-    if detail.model_approval_status != "Rejected":
-        raise ValueError(f"event status is {detail.model_approval_status}, this handler acts on Rejected packages")
+    check_state_change(
+        detail.model_package_group_name, detail.model_approval_status, settings["MODEL_PACKAGE_GROUP_NAME"], "Rejected"
+    )
     outcome = handle_rejection(
         detail.model_package_arn,
         trigger=f"rejected:{event.id}",

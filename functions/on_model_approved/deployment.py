@@ -32,6 +32,19 @@ class UnknownModelPackage(ValueError):
     """The event names a package SageMaker does not know (a forged or mistyped event): nothing to deploy."""
 
 
+def check_state_change(group: str, status: str, expected_group: str, expected_status: str) -> None:
+    """Refuse an event for another group or status: the rules filter on both, this check stops a mis-wired rule."""
+    if group != expected_group:
+        raise WrongModelPackageGroup(f"event for group {group!r}, this stack deploys group {expected_group!r}")
+    if status != expected_status:
+        action = (
+            "only Approved packages are deployed"
+            if expected_status == "Approved"
+            else (f"this handler acts on {expected_status} packages")
+        )
+        raise ValueError(f"event status is {status}, {action}")
+
+
 def describe_package(package_arn: str, sagemaker: SageMakerClient) -> dict[str, Any]:
     """DescribeModelPackage; a package that does not exist is a validation error naming it, not a service error."""
     try:
