@@ -28,7 +28,6 @@ endef
 
 $(VENV)/.installed: requirements/dev.txt requirements/bootstrap.txt
 	$(call make_venv,$(VENV),requirements/dev.txt)
-	$(VENV)/bin/uv pip install --quiet --python $(PY) --no-deps -e .
 	touch $@
 
 $(RENDER_VENV)/.installed: requirements/render.txt requirements/bootstrap.txt
@@ -84,7 +83,8 @@ test-unit: $(VENV)/.installed $(DEFINITION) ## Only the unit tier
 # code from the repository root, which they find from this file's own path.
 SAM := SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam
 SAM_ROOT := $(patsubst %/,%,$(dir $(abspath $(firstword $(MAKEFILE_LIST)))))
-LAMBDA_PIP := $(SAM_ROOT)/$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-compile \
+# pip of the SAM environment: `sam build` runs these targets, so that environment exists whenever they run.
+LAMBDA_PIP := $(SAM_ROOT)/$(SAM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-compile \
 	--platform manylinux2014_x86_64 --implementation cp --python-version 3.13 --only-binary=:all:
 # boto3 and its dependencies are in Lambda's python3.13 runtime; aws-xray-sdk pulls botocore (30 MB) in again.
 LAMBDA_RUNTIME_PROVIDED := boto3 boto3-* botocore botocore-* s3transfer s3transfer-* jmespath jmespath-* urllib3 \
@@ -116,7 +116,8 @@ build-UpsertPipelineFunction:
 	$(call shared_package,cloudformation_response)
 	mkdir -p "$(ARTIFACTS_DIR)/ml_code" "$(ARTIFACTS_DIR)/build"
 	cp $(addprefix $(SAM_ROOT)/ml_code/,$(UPSERT_ML_CODE)) "$(ARTIFACTS_DIR)/ml_code/"
-	cp $(SAM_ROOT)/$(DEFINITION) $(SAM_ROOT)/$(BUILD)/image-uris.json "$(ARTIFACTS_DIR)/build/"
+	cp $(SAM_ROOT)/$(DEFINITION) $(SAM_ROOT)/$(BUILD)/image-uris.json $(SAM_ROOT)/$(BUILD)/code-assets.json \
+		"$(ARTIFACTS_DIR)/build/"
 build-OnModelApprovedFunction build-StartDeploymentFunction build-OnModelRejectedFunction:
 	$(call lambda_package,on_model_approved)
 build-PruneDeploymentsFunction build-CleanupDeploymentsFunction:

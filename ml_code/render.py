@@ -1,7 +1,8 @@
 """Render the pipeline definition offline: ``python -m ml_code.render --output-dir build`` (``make definition``).
 
-Writes ``pipeline-definition.json`` (the SDK's definition, with deploy tokens) and ``image-uris.json`` (the XGBoost
-framework image URI for every region the SDK's image tables know), with no AWS credentials and zero network calls:
+Writes ``pipeline-definition.json`` (the SDK's definition, with deploy tokens), ``image-uris.json`` (the XGBoost
+framework image URI for every region the SDK's image tables know) and ``code-assets.json`` (the code keys the
+definition names, with their members' digests), with no AWS credentials and zero network calls:
 the SDK's telemetry is switched off through a user config file, and its admin/user defaults files are replaced by
 that same file so a developer's ~/.config/sagemaker cannot leak settings into the build. Runs in .venv-render.
 """
@@ -26,6 +27,7 @@ SageMaker:
 """
 DEFINITION_FILE = "pipeline-definition.json"
 IMAGE_URIS_FILE = "image-uris.json"
+CODE_MANIFEST_FILE = "code-assets.json"
 
 
 def configure_offline_sdk(config_dir: Path) -> None:
@@ -80,11 +82,15 @@ def write_json(path: Path, data: Any) -> None:
 
 
 def render(output_dir: Path) -> tuple[Path, Path]:
+    """The definition, the image URIs, and the manifest of the code the definition names (ml_code.code_assets)."""
+    from ml_code.code_assets import code_assets, manifest
+
     output_dir.mkdir(parents=True, exist_ok=True)
     definition_path = output_dir / DEFINITION_FILE
     images_path = output_dir / IMAGE_URIS_FILE
     write_json(definition_path, render_definition())
     write_json(images_path, xgboost_image_uris())
+    write_json(output_dir / CODE_MANIFEST_FILE, manifest(code_assets()))
     return definition_path, images_path
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import ml_code
-from ml_code.code_assets import CodeAsset, StaleCodeError, publish_code_assets
+from ml_code.code_assets import MANIFEST_FILE, CodeAsset, StaleCodeError, publish_code_assets, read_manifest
 from ml_code.deploy_tokens import DeployValues, fill_definition
 
 if TYPE_CHECKING:
@@ -116,8 +116,9 @@ def upload_code(settings: PipelineSettings, s3: S3Client, definition: str) -> li
             SSEKMSKeyId=settings.deploy_values.kms_key_arn,
         )
 
+    rendered = read_manifest(settings.build_dir / MANIFEST_FILE)
     try:
-        return [asset.key for asset in publish_code_assets(definition, put)]
+        return [asset.key for asset in publish_code_assets(definition, put, rendered=rendered)]
     except StaleCodeError as error:
         raise ConfigurationError(str(error)) from error
 

@@ -22,7 +22,7 @@ from rich.table import Table
 from local_twin.pipeline_runner.definition import DefinitionError
 from local_twin.pipeline_runner.runner import ExecutionResult, PipelineRunner, StepRecord
 from local_twin.pipeline_runner.store import LocalDirectoryStore, ObjectStore, StoreError
-from ml_code.code_assets import CodeAsset, StaleCodeError, publish_code_assets
+from ml_code.code_assets import MANIFEST_FILE, CodeAsset, StaleCodeError, publish_code_assets, read_manifest
 from ml_code.deploy_tokens import DeployValues, TokenError, fill_definition
 from ml_code.pipeline_names import PIPELINE_NAME
 
@@ -57,17 +57,24 @@ class PreparationError(ValueError):
     """The definition cannot be made ready to run (tokens, stale code keys, missing files)."""
 
 
-def prepare_definition(text: str, values: DeployValues, store: ObjectStore) -> dict[str, Any]:
-    """Fill the deploy tokens and upload the code assets, as the upsert Lambda does before CreatePipeline."""
+def prepare_definition(
+    text: str, values: DeployValues, store: ObjectStore, rendered: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Fill the deploy tokens and upload the code assets, as the upsert Lambda does before CreatePipeline.
+
+    ``rendered``: the render's code manifest (build/code-assets.json), so a stale definition's error names what differs.
+    """
     try:
         definition = fill_definition(text, values)
     except TokenError as error:
         raise PreparationError(str(error)) from error
-    upload_code(store, values.artifacts_bucket, definition)
+    upload_code(store, values.artifacts_bucket, definition, rendered)
     return definition
 
 
-def upload_code(store: ObjectStore, bucket: str, definition: dict[str, Any]) -> list[str]:
+def upload_code(
+    store: ObjectStore, bucket: str, definition: dict[str, Any], rendered: dict[str, Any] | None = None
+) -> list[str]:
     """The same content-addressed objects the upsert Lambda uploads before CreatePipeline (ml_code.code_assets).
 
     A code key in the definition that the current scripts do not produce means the definition was rendered from
@@ -78,7 +85,7 @@ def upload_code(store: ObjectStore, bucket: str, definition: dict[str, Any]) -> 
         store.put_bytes(f"s3://{bucket}/{asset.key}", asset.body)
 
     try:
-        assets = publish_code_assets(json.dumps(definition), put)
+        assets = publish_code_assets(json.dumps(definition), put, rendered=rendered)
     except StaleCodeError as error:
         raise PreparationError(str(error)) from error
     return [f"s3://{bucket}/{asset.key}" for asset in assets]
@@ -138,7 +145,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         image_uri = image_uri_for(args.image_uris, args.region)
         values = local_deploy_values(args.region, image_uri, args.bucket, args.model_package_group)
-        definition = prepare_definition(args.definition.read_text(), values, store)
+        rendered = read_manifest(args.definition.parent / MANIFEST_FILE)
+        definition = prepare_definition(args.definition.read_text(), values, store, rendered)
     except PreparationError as error:
         raise SystemExit(f"{args.definition}: {error}") from error
     for local, uri in parse_pairs(args.upload, "--upload").items():

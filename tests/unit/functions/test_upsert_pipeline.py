@@ -122,7 +122,7 @@ class TestUpsert:
         stale = json.dumps(DEFINITION).replace(PREPROCESS_KEY, "pipeline-code/0123456789abcdef/preprocess.py")
         (build_dir / "pipeline-definition.json").write_text(stale)
         sagemaker, s3 = clients()
-        with pytest.raises(ConfigurationError, match="pipeline-code/0123456789abcdef/preprocess.py.*make definition"):
+        with pytest.raises(ConfigurationError, match="names pipeline-code/0123456789abcdef/preprocess.py.*make build"):
             upsert_pipeline(PipelineSettings.from_env(build_dir), sagemaker, s3)
         assert sagemaker.list_pipelines()["PipelineSummaries"] == []
 

@@ -95,11 +95,48 @@ def test_publish_uploads_every_asset_of_a_current_definition() -> None:
     assert uploaded == [asset.key for asset in published] == [asset.key for asset in assets]
 
 
-def test_a_stale_definition_is_refused_naming_the_key_and_nothing_is_uploaded() -> None:
+def test_a_stale_definition_is_refused_naming_both_keys_and_nothing_is_uploaded() -> None:
     current = code_assets.code_assets()[0].key
     stale = "pipeline-code/0123456789abcdef/preprocess.py"
     definition = f'{{"Code": "s3://bucket/{current}", "Other": "s3://bucket/{stale}"}}'
     uploaded: list[CodeAsset] = []
-    with pytest.raises(code_assets.StaleCodeError, match=f"{stale}; the definition is stale.*make definition"):
+    with pytest.raises(code_assets.StaleCodeError, match=f"names {stale}, the packaged code gives {current}.*make build"):
         code_assets.publish_code_assets(definition, uploaded.append)
     assert uploaded == []
+
+
+def test_the_stale_message_says_which_member_of_the_archive_differs(tmp_path: Path) -> None:
+    # GIVEN a definition rendered from one train.py (with its manifest), and a package holding another
+    rendered_assets = code_assets.code_assets()
+    rendered = code_assets.manifest(rendered_assets)
+    archive_key = code_assets.asset_for("sourcedir.tar.gz", rendered_assets).key
+    copy = copy_ml_code(tmp_path)
+    (copy / "train.py").write_bytes((copy / "train.py").read_bytes() + b"\n# changed\n")
+    # WHEN the package checks the definition
+    with pytest.raises(code_assets.StaleCodeError) as raised:
+        code_assets.publish_code_assets(f'"s3://b/{archive_key}"', lambda asset: None, copy, rendered)
+    # THEN the message names the member
+    assert f"names {archive_key}" in str(raised.value) and "(train.py differs)" in str(raised.value)
+
+
+def test_the_key_is_a_hash_of_the_members_not_of_the_compressed_bytes() -> None:
+    # Python 3.11 and 3.13 write different gzip headers for the same data (FACTS.md); the key must not see that.
+    files = {"train.py": b"print('hi')\n"}
+    key = code_assets.content_key("sourcedir.tar.gz", files)
+    assert key == code_assets.content_key("sourcedir.tar.gz", dict(files))
+    assert key != code_assets.content_key("sourcedir.tar.gz", {"train.py": b"print('bye')\n"})
+    assert key != code_assets.content_key("sourcedir.tar.gz", {"other.py": files["train.py"]})
+
+
+def test_the_archive_has_a_fixed_gzip_header_whatever_the_interpreter() -> None:
+    archive = code_assets.deterministic_targz({"train.py": b"x = 1\n"})
+    assert archive[:4] == b"\x1f\x8b\x08\x00"  # gzip, deflate, no flags
+    assert archive[4:8] == b"\0\0\0\0"  # mtime 0
+    assert archive[8:10] == code_assets.GZIP_XFL_OS  # XFL 2, OS 255 (unknown) from 3.11 and 3.13 alike
+
+
+def test_the_manifest_lists_every_key_with_its_members() -> None:
+    assets = code_assets.code_assets()
+    listed = code_assets.manifest(assets)["assets"]
+    assert set(listed) == {asset.key for asset in assets}
+    assert set(listed[code_assets.asset_for("sourcedir.tar.gz", assets).key]) == set(code_assets.TRAIN_SOURCE_FILES)
