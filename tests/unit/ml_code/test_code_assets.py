@@ -100,7 +100,8 @@ def test_a_stale_definition_is_refused_naming_both_keys_and_nothing_is_uploaded(
     stale = "pipeline-code/0123456789abcdef/preprocess.py"
     definition = f'{{"Code": "s3://bucket/{current}", "Other": "s3://bucket/{stale}"}}'
     uploaded: list[CodeAsset] = []
-    with pytest.raises(code_assets.StaleCodeError, match=f"names {stale}, the packaged code gives {current}.*make build"):
+    expected = f"names {stale}, the packaged code gives {current}.*make build"
+    with pytest.raises(code_assets.StaleCodeError, match=expected):
         code_assets.publish_code_assets(definition, uploaded.append)
     assert uploaded == []
 
