@@ -26,12 +26,22 @@ define make_venv
 	$(1)/bin/uv pip install --quiet --python $(1)/bin/python -r $(2)
 endef
 
+# The project's source folders on an environment's path (a .pth file, instead of installing the project: nothing is
+# built into the checkout): the repository root (ml_code, local_twin, cfn, security, bench) and functions/ (the
+# functions and mlops_shared, the shared layer's code).
+define add_source_path
+	printf '%s\n%s\n' "$(CURDIR)" "$(CURDIR)/functions" > \
+		"$$($(1)/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/sagemaker_secure_mlops.pth"
+endef
+
 $(VENV)/.installed: requirements/dev.txt requirements/bootstrap.txt
 	$(call make_venv,$(VENV),requirements/dev.txt)
+	$(call add_source_path,$(VENV))
 	touch $@
 
 $(RENDER_VENV)/.installed: requirements/render.txt requirements/bootstrap.txt
 	$(call make_venv,$(RENDER_VENV),requirements/render.txt)
+	$(call add_source_path,$(RENDER_VENV))
 	touch $@
 
 $(SAM_VENV)/.installed: requirements/sam.txt requirements/bootstrap.txt
@@ -46,15 +56,21 @@ $(CHECKOV_VENV)/.installed: requirements/checkov.txt requirements/bootstrap.txt
 setup: $(VENV)/.installed $(RENDER_VENV)/.installed ## Create the Python environments
 
 .PHONY: lock
-lock: $(VENV)/.installed ## Re-lock requirements/*.txt from requirements/*.in
+lock: $(VENV)/.installed ## Re-lock requirements/*.txt from requirements/*.in (existing pins are kept where they fit)
 	for env in dev render sam checkov; do \
 	  $(VENV)/bin/uv pip compile --quiet --python-version 3.11 requirements/$$env.in -o requirements/$$env.txt; \
+	done
+	for env in layer lambda-runtime; do \
+	  $(VENV)/bin/uv pip compile --quiet --python-version 3.13 --python-platform x86_64-manylinux_2_17 \
+		requirements/$$env.in -o requirements/$$env.txt; \
 	done
 
 # --- the pipeline definition --------------------------------------------------------------------------------------
 ML_CODE := $(wildcard ml_code/*.py)
+SHARED_CODE := $(wildcard functions/mlops_shared/*.py)
 
-$(DEFINITION): $(RENDER_VENV)/.installed $(ML_CODE)
+# The pipeline's contract modules (tokens, code keys, names) are the shared layer's mlops_shared (add_source_path).
+$(DEFINITION): $(RENDER_VENV)/.installed $(ML_CODE) $(SHARED_CODE)
 	$(RENDER_VENV)/bin/python -m ml_code.render --output-dir $(BUILD)
 
 .PHONY: definition
@@ -86,51 +102,81 @@ SAM_ROOT := $(patsubst %/,%,$(dir $(abspath $(firstword $(MAKEFILE_LIST)))))
 # pip of the SAM environment: `sam build` runs these targets, so that environment exists whenever they run.
 LAMBDA_PIP := $(SAM_ROOT)/$(SAM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-compile \
 	--platform manylinux2014_x86_64 --implementation cp --python-version 3.13 --only-binary=:all:
-# boto3 and its dependencies are in Lambda's python3.13 runtime; aws-xray-sdk pulls botocore (30 MB) in again.
+# boto3 and its dependencies are in Lambda's python3.13 runtime (requirements/lambda-runtime.in).
 LAMBDA_RUNTIME_PROVIDED := boto3 boto3-* botocore botocore-* s3transfer s3transfer-* jmespath jmespath-* urllib3 \
 	urllib3-* dateutil python_dateutil-* six.py six-*
-# What the upsert Lambda ships of ml_code: the scripts it uploads and the SDK-free token/asset modules. Never
-# pipeline.py or render.py (they import the SageMaker SDK).
-UPSERT_ML_CODE := __init__.py deploy_tokens.py code_assets.py preprocess.py train.py evaluate.py
-# The helpers check execution inputs against the pipeline's parameter names: one source, ml_code/pipeline_names.py.
-HELPERS_ML_CODE := __init__.py pipeline_names.py
+# The container scripts the upsert function uploads (content-addressed, mlops_shared.code_assets). Never pipeline.py or
+# render.py: they import the SageMaker SDK.
+CONTAINER_SCRIPTS := __init__.py preprocess.py train.py evaluate.py
+FIND_PYTHON := $(SAM_ROOT)/tools/find-python
 
-define lambda_package # $(1) = folder under functions/
-	$(LAMBDA_PIP) --target "$(ARTIFACTS_DIR)" -r $(SAM_ROOT)/functions/$(1)/requirements.txt
-	cd "$(ARTIFACTS_DIR)" && rm -rf bin $(LAMBDA_RUNTIME_PROVIDED)
+# Bytecode for Lambda's python3.13, shipped in every package: Lambda's code directories are read-only, so without it
+# every cold start compiles every module it imports (`make bench` measures the difference). unchecked-hash: Lambda
+# uses the .pyc without comparing timestamps, and the bytes depend only on the source (two builds are identical).
+define compile_for_lambda # $(1) = folders or files
+	python=$$($(FIND_PYTHON) 3.13) && "$$python" -m compileall -q -j 0 --invalidation-mode unchecked-hash $(1)
+endef
+
+# Parts of the layer's libraries no function imports (Powertools' event handlers and other utilities, pydantic's v1 and
+# mypy plugin): shipped as source, not compiled, which keeps the layer under 15 MB (make bench: layer size).
+LAYER_NOT_IMPORTED := aws_lambda_powertools/(event_handler|utilities/(?!(parser|typing|jmespath_utils)/|__init__)[^/]+)|pydantic/(v1|deprecated|experimental|mypy\.py)
+
+define function_package # $(1) = folder under functions/: the function's own code, nothing else (the layer has the rest)
 	rm -rf "$(ARTIFACTS_DIR)/$(1)" && cp -r $(SAM_ROOT)/functions/$(1) "$(ARTIFACTS_DIR)/$(1)"
-	rm -f "$(ARTIFACTS_DIR)/$(1)/requirements.txt" "$(ARTIFACTS_DIR)/$(1)/requirements.in"
 	find "$(ARTIFACTS_DIR)" -name __pycache__ -prune -exec rm -rf {} +
+	$(call compile_for_lambda,"$(ARTIFACTS_DIR)/$(1)")
 endef
 
-define shared_package # $(1) = a package under functions/ that several functions ship (one source, no copy in git)
-	rm -rf "$(ARTIFACTS_DIR)/$(1)" && cp -r $(SAM_ROOT)/functions/$(1) "$(ARTIFACTS_DIR)/$(1)"
-	find "$(ARTIFACTS_DIR)/$(1)" -name __pycache__ -prune -exec rm -rf {} +
-endef
-
-.PHONY: build-UpsertPipelineFunction build-OnModelApprovedFunction build-StartDeploymentFunction \
+.PHONY: build-SharedLayer build-UpsertPipelineFunction build-OnModelApprovedFunction build-StartDeploymentFunction \
 	build-PipelineHelpersFunction build-OnModelRejectedFunction build-PruneDeploymentsFunction \
 	build-CleanupDeploymentsFunction
+build-SharedLayer: # Powertools, pydantic and mlops_shared, at /opt/python in Lambda
+	$(LAMBDA_PIP) --target "$(ARTIFACTS_DIR)/python" -r $(SAM_ROOT)/requirements/layer.txt
+	cd "$(ARTIFACTS_DIR)/python" && rm -rf bin $(LAMBDA_RUNTIME_PROVIDED)
+	rm -rf "$(ARTIFACTS_DIR)/python/mlops_shared" && cp -r $(SAM_ROOT)/functions/mlops_shared "$(ARTIFACTS_DIR)/python/"
+	find "$(ARTIFACTS_DIR)" -name __pycache__ -prune -exec rm -rf {} +
+	python=$$($(FIND_PYTHON) 3.13) && "$$python" -m compileall -q -j 0 --invalidation-mode unchecked-hash \
+		-x '$(LAYER_NOT_IMPORTED)' "$(ARTIFACTS_DIR)/python"
 build-UpsertPipelineFunction:
-	$(call lambda_package,upsert_pipeline)
-	$(call shared_package,cloudformation_response)
+	$(call function_package,upsert_pipeline)
 	mkdir -p "$(ARTIFACTS_DIR)/ml_code" "$(ARTIFACTS_DIR)/build"
-	cp $(addprefix $(SAM_ROOT)/ml_code/,$(UPSERT_ML_CODE)) "$(ARTIFACTS_DIR)/ml_code/"
+	cp $(addprefix $(SAM_ROOT)/ml_code/,$(CONTAINER_SCRIPTS)) "$(ARTIFACTS_DIR)/ml_code/"
 	cp $(SAM_ROOT)/$(DEFINITION) $(SAM_ROOT)/$(BUILD)/image-uris.json $(SAM_ROOT)/$(BUILD)/code-assets.json \
 		"$(ARTIFACTS_DIR)/build/"
+	$(call compile_for_lambda,"$(ARTIFACTS_DIR)/ml_code/__init__.py")
 build-OnModelApprovedFunction build-StartDeploymentFunction build-OnModelRejectedFunction:
-	$(call lambda_package,on_model_approved)
+	$(call function_package,on_model_approved)
 build-PruneDeploymentsFunction build-CleanupDeploymentsFunction:
-	$(call lambda_package,deployment_janitor)
-	$(call shared_package,cloudformation_response)
+	$(call function_package,deployment_janitor)
 build-PipelineHelpersFunction:
-	$(call lambda_package,pipeline_helpers)
-	mkdir -p "$(ARTIFACTS_DIR)/ml_code"
-	cp $(addprefix $(SAM_ROOT)/ml_code/,$(HELPERS_ML_CODE)) "$(ARTIFACTS_DIR)/ml_code/"
+	$(call function_package,pipeline_helpers)
+
+# `sam build` only when something it packages changed (it rebuilds everything, about a minute): the stamp depends on
+# every input of every target above.
+BUILT := .aws-sam/build/.built
+FUNCTION_SOURCES := $(shell find functions -name '*.py' -not -path '*/__pycache__/*')
+
+$(BUILT): template.yaml Makefile requirements/layer.txt $(FUNCTION_SOURCES) $(ML_CODE) $(DEFINITION) \
+		$(SAM_VENV)/.installed
+	@tools/find-python 3.13 >/dev/null
+	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(SAM) build --template template.yaml
+	touch $@
 
 .PHONY: build
-build: $(DEFINITION) $(SAM_VENV)/.installed ## Render the pipeline definition, then `sam build` (offline, no Docker)
-	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(SAM) build --template template.yaml $(ARGS)
+build: $(BUILT) ## Render the pipeline definition, then `sam build` (offline, no Docker; needs python3.13)
+
+# The python3.13 Lambda runtime the emulator runs the built functions in: the interpreter (found by tools/find-python)
+# and what the runtime provides beside it (requirements/lambda-runtime.txt), as in AWS's /var/runtime.
+LAMBDA_RUNTIME := $(BUILD)/lambda-runtime
+$(LAMBDA_RUNTIME)/.installed: requirements/lambda-runtime.txt | $(VENV)/.installed
+	@python=$$(tools/find-python 3.13) && \
+	rm -rf $(LAMBDA_RUNTIME) && mkdir -p $(LAMBDA_RUNTIME)/bin && ln -s "$$python" $(LAMBDA_RUNTIME)/bin/python3.13 && \
+	$(VENV)/bin/uv pip install --quiet --compile-bytecode --python "$$python" --target $(LAMBDA_RUNTIME)/python \
+		-r requirements/lambda-runtime.txt && \
+	touch $@
+
+.PHONY: lambda-runtime
+lambda-runtime: $(LAMBDA_RUNTIME)/.installed ## The python3.13 Lambda runtime the emulator runs the functions in
 
 .PHONY: validate
 validate: $(SAM_VENV)/.installed ## `sam validate --lint` (cfn-lint) on template.yaml
@@ -169,7 +215,7 @@ security-project: $(VENV)/.installed $(EXPANDED) $(DEFINITION) ## Project checks
 
 # --- running things locally ---------------------------------------------------------------------------------------
 .PHONY: local
-local: $(VENV)/.installed $(DEFINITION) ## Train, approve and deploy on this machine (make local ARGS="--target batch")
+local: $(VENV)/.installed $(BUILT) $(LAMBDA_RUNTIME)/.installed ## Train, approve and deploy on this machine (ARGS="--target batch")
 	$(PY) -m local_twin $(ARGS)
 
 # Only the pipeline: its definition executed step by step on data/abalone.csv; record in build/pipeline-local/.

@@ -151,7 +151,7 @@ def py311_copy(package_dir: Path, destination: Path, venv_site: Path) -> Path:
 def lambda_environment(logical_id: str) -> dict[str, str]:
     """The function's environment from the template (unresolvable references get a placeholder), plus the region
     and function name variables the runtime sets."""
-    from local_twin.template import Resolver, TemplateError, TemplateValues, load_template
+    from cfn import Resolver, TemplateError, TemplateValues, load_template
 
     template = load_template()
     resolver = Resolver(template, TemplateValues())
@@ -207,7 +207,7 @@ class LambdaBench:
 
     @classmethod
     def prepare(cls, build_dir: Path = SAM_BUILD_DIR) -> LambdaBench:
-        from local_twin.template import load_template
+        from cfn import load_template
 
         if not (build_dir / "template.yaml").exists():
             raise BenchError(f"{build_dir} holds no sam build output: run `make build` first (make bench does)")

@@ -66,7 +66,7 @@ def _lambda_group() -> Group:
         return notes
 
     def headline() -> list[FigureSpec]:
-        from local_twin.template import load_template
+        from cfn import load_template
 
         names = lambdas.functions_in_template(load_template())
         return [spec for name in names for spec in (lambdas.cold_import_spec(name), lambdas.size_spec(name))]

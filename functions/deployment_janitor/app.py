@@ -6,16 +6,15 @@ import os
 from typing import Any
 
 import boto3
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.parser import ValidationError, event_parser, parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-import cloudformation_response as custom_resource
+import mlops_shared.cloudformation as custom_resource
 from deployment_janitor.janitor import clean_up, prune
 from deployment_janitor.models import CleanupRequest, PruneRequest
 
 logger = Logger()
-tracer = Tracer()
 PHYSICAL_ID_PREFIX = "deployment-cleanup/"
 
 
@@ -27,7 +26,6 @@ def _env(name: str) -> str:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 @event_parser(model=PruneRequest)
 def prune_handler(event: PruneRequest, context: LambdaContext) -> dict[str, Any]:
     keep_last = int(_env("KEEP_LAST_DEPLOYMENTS"))
@@ -37,7 +35,6 @@ def prune_handler(event: PruneRequest, context: LambdaContext) -> dict[str, Any]
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 def cleanup_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, str]:
     """Always answer CloudFormation, also on failure: an unanswered request hangs the stack for an hour."""
     try:

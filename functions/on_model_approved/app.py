@@ -6,7 +6,7 @@ import os
 from typing import Any
 
 import boto3
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
@@ -17,7 +17,6 @@ from on_model_approved.models import ModelPackageStateChange, StartDeploymentReq
 from on_model_approved.rejection import handle_rejection
 
 logger = Logger()
-tracer = Tracer()
 # Namespace fixed in code, not from POWERTOOLS_METRICS_NAMESPACE: Metrics reads it when the module is imported,
 # and the local twin imports handlers once for many invocations.
 metrics = Metrics(namespace="AbaloneMLOps")
@@ -29,7 +28,6 @@ def _count(outcome_status: str) -> None:
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE)
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 @event_parser(model=ModelPackageStateChange)
 def lambda_handler(event: ModelPackageStateChange, context: LambdaContext) -> dict[str, Any]:
@@ -53,7 +51,6 @@ def lambda_handler(event: ModelPackageStateChange, context: LambdaContext) -> di
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 @event_parser(model=StartDeploymentRequest)
 def start_deployment_handler(event: StartDeploymentRequest, context: LambdaContext) -> dict[str, Any]:
@@ -80,7 +77,6 @@ def _required_env(name: str) -> str:
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE)
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 @event_parser(model=ModelPackageStateChange)
 def rejected_handler(event: ModelPackageStateChange, context: LambdaContext) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import boto3
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import ValidationError, parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -21,7 +21,6 @@ from pipeline_helpers.models import (
 from pipeline_helpers.rollout import endpoint_state
 
 logger = Logger()
-tracer = Tracer()
 # Namespace fixed in code, not from POWERTOOLS_METRICS_NAMESPACE: Metrics reads it when the module is imported,
 # and the local twin imports handlers once for many invocations (same as on_model_approved).
 metrics = Metrics(namespace="AbaloneMLOps")
@@ -43,7 +42,6 @@ def _describe(problem: Any) -> str:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     # parse(), not @event_parser: a bad input must become one InvalidInput naming every wrong field (_describe).

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from ml_code.pipeline_names import PARAMETER_DEFAULTS
+from mlops_shared.pipeline_names import PARAMETER_DEFAULTS
 
 MODEL_PACKAGE_ARN_PATTERN = r"^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:model-package/[A-Za-z0-9-]{1,63}/\d+$"
 PIPELINE_EXECUTION_ARN_PATTERN = (

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import boto3
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -15,14 +15,12 @@ from upsert_pipeline.models import UpsertRequest
 from upsert_pipeline.pipeline import PipelineSettings, upsert_pipeline
 
 logger = Logger()
-tracer = Tracer()
 # Namespace fixed in code, not from POWERTOOLS_METRICS_NAMESPACE: Metrics reads it when the module is imported,
 # and the local twin imports handlers once for many invocations (same as on_model_approved).
 metrics = Metrics(namespace="AbaloneMLOps")
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, str]:
     sagemaker, s3 = boto3.client("sagemaker"), boto3.client("s3")

@@ -1,6 +1,6 @@
 """The pipeline as a CloudFormation custom resource: Create/Update upsert it, Delete deletes it; always answer.
 
-Answering CloudFormation is the shared ``cloudformation_response`` package (why it is hand-written: see there).
+Answering CloudFormation is the shared ``mlops_shared.cloudformation`` package (why it is hand-written: see there).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.parser import ValidationError, parse
 
-from cloudformation_response import response_body, send
+from mlops_shared.cloudformation import response_body, send
 from upsert_pipeline.models import CustomResourceRequest
 from upsert_pipeline.pipeline import PipelineSettings, delete_pipeline, upsert_pipeline
 

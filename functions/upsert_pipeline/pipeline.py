@@ -14,16 +14,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import ml_code
-from ml_code.code_assets import MANIFEST_FILE, CodeAsset, StaleCodeError, publish_code_assets, read_manifest
-from ml_code.deploy_tokens import DeployValues, fill_definition
+from ml_code import SCRIPTS_DIR
+from mlops_shared.code_assets import MANIFEST_FILE, CodeAsset, StaleCodeError, publish_code_assets, read_manifest
+from mlops_shared.deploy_tokens import DeployValues, fill_definition
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sagemaker import SageMakerClient
 
 # ml_code/ and build/ are siblings both in the repository and in the Lambda package (see the Makefile's build target).
-BUILD_DIR = Path(ml_code.__file__).resolve().parent.parent / "build"
+BUILD_DIR = SCRIPTS_DIR.parent / "build"
 DEFINITION_FILE = "pipeline-definition.json"
 IMAGE_URIS_FILE = "image-uris.json"
 # The CloudFormation stack that created the pipeline (its StackId). Create refuses a pipeline of the same name that
@@ -118,7 +118,7 @@ def upload_code(settings: PipelineSettings, s3: S3Client, definition: str) -> li
 
     rendered = read_manifest(settings.build_dir / MANIFEST_FILE)
     try:
-        return [asset.key for asset in publish_code_assets(definition, put, rendered=rendered)]
+        return [asset.key for asset in publish_code_assets(definition, put, SCRIPTS_DIR, rendered=rendered)]
     except StaleCodeError as error:
         raise ConfigurationError(str(error)) from error
 

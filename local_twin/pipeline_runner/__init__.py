@@ -5,7 +5,7 @@ See runner.py for the public API and README "Running the pipeline locally" for w
 
 from local_twin.pipeline_runner.definition import DefinitionError, PipelineDefinition, parse_definition
 from local_twin.pipeline_runner.runner import ExecutionResult, PipelineRunner, StepRecord
-from local_twin.pipeline_runner.store import LocalDirectoryStore, ObjectStore, S3Store
+from local_twin.storage import LocalDirectoryStore, ObjectStore, S3Store
 
 __all__ = [
     "DefinitionError",

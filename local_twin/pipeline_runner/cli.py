@@ -1,7 +1,7 @@
 """``python -m local_twin.pipeline_runner``: run the rendered definition on this machine.
 
 The command does what the upsert Lambda and SageMaker do in AWS, with local values: fill the deploy tokens (through
-ml_code.deploy_tokens, the one implementation), upload the code assets (ml_code.code_assets) and any local files
+mlops_shared.deploy_tokens, the one implementation), upload the code assets (mlops_shared.code_assets) and any local files
 given with --upload, start the SageMaker API in-process (moto) with the model package group, then run the execution
 and write its record to --output.
 """
@@ -21,10 +21,11 @@ from rich.table import Table
 
 from local_twin.pipeline_runner.definition import DefinitionError
 from local_twin.pipeline_runner.runner import ExecutionResult, PipelineRunner, StepRecord
-from local_twin.pipeline_runner.store import LocalDirectoryStore, ObjectStore, StoreError
-from ml_code.code_assets import MANIFEST_FILE, CodeAsset, StaleCodeError, publish_code_assets, read_manifest
-from ml_code.deploy_tokens import DeployValues, TokenError, fill_definition
-from ml_code.pipeline_names import PIPELINE_NAME
+from local_twin.storage import LocalDirectoryStore, ObjectStore, StoreError
+from ml_code import SCRIPTS_DIR
+from mlops_shared.code_assets import MANIFEST_FILE, CodeAsset, StaleCodeError, publish_code_assets, read_manifest
+from mlops_shared.deploy_tokens import DeployValues, TokenError, fill_definition
+from mlops_shared.pipeline_names import PIPELINE_NAME
 
 LOCAL_ACCOUNT = "123456789012"
 
@@ -75,7 +76,7 @@ def prepare_definition(
 def upload_code(
     store: ObjectStore, bucket: str, definition: dict[str, Any], rendered: dict[str, Any] | None = None
 ) -> list[str]:
-    """The same content-addressed objects the upsert Lambda uploads before CreatePipeline (ml_code.code_assets).
+    """The same content-addressed objects the upsert Lambda uploads before CreatePipeline (mlops_shared.code_assets).
 
     A code key in the definition that the current scripts do not produce means the definition was rendered from
     other scripts: running it would run old code, so that is an error (raised before anything is uploaded).
@@ -85,7 +86,7 @@ def upload_code(
         store.put_bytes(f"s3://{bucket}/{asset.key}", asset.body)
 
     try:
-        assets = publish_code_assets(json.dumps(definition), put, rendered=rendered)
+        assets = publish_code_assets(json.dumps(definition), put, SCRIPTS_DIR, rendered=rendered)
     except StaleCodeError as error:
         raise PreparationError(str(error)) from error
     return [f"s3://{bucket}/{asset.key}" for asset in assets]

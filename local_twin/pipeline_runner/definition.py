@@ -19,7 +19,7 @@ from local_twin.pipeline_runner.expressions import (
     condition_parts,
     references,
 )
-from local_twin.pipeline_runner.images import ImageError, local_image
+from local_twin.images import ImageError, local_image
 from local_twin.pipeline_runner.properties import validate_property_path
 
 SUPPORTED_STEP_TYPES = ("Processing", "Training", "Condition", "RegisterModel", "Model", "Transform", "Fail")

@@ -48,7 +48,7 @@ from local_twin.pipeline_runner.expressions import (
     evaluate,
     evaluate_condition,
 )
-from local_twin.pipeline_runner.images import LocalImage
+from local_twin.images import LocalImage
 from local_twin.pipeline_runner.properties import resolve_property
 from local_twin.pipeline_runner.steps import (
     Executor,
@@ -61,7 +61,7 @@ from local_twin.pipeline_runner.steps import (
     run_training,
     run_transform,
 )
-from local_twin.pipeline_runner.store import ObjectStore
+from local_twin.storage import ObjectStore
 
 if TYPE_CHECKING:
     from mypy_boto3_sagemaker import SageMakerClient

@@ -3,7 +3,7 @@
 Processing and training code runs in a subprocess of the image's local Python (images.py), inside a per-step folder
 that stands in for the container's ``/opt/ml``: every ``/opt/ml/...`` path in the step's entrypoint and arguments is
 rewritten to that folder. Model registration, model creation and transform jobs go to the SageMaker API (moto
-locally); a transform also really scores its input (local_twin.batch_transform), as the serving container would.
+locally); a transform also really scores its input through the model's serving container (local_twin.serving).
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from local_twin.pipeline_runner.definition import StepSpec
-from local_twin.pipeline_runner.images import ImageError, LocalImage, local_image
-from local_twin.pipeline_runner.store import ObjectStore, S3Store, StoreError, download_prefix, upload_directory
+from local_twin.images import ImageError, LocalImage, local_image
+from local_twin.storage import ObjectStore, S3Store, StoreError, download_prefix, upload_directory
 
 if TYPE_CHECKING:
     from mypy_boto3_sagemaker import SageMakerClient
@@ -407,22 +407,23 @@ def run_create_model(step: StepSpec, arguments: dict[str, Any], env: JobEnvironm
 
 
 def run_transform(step: StepSpec, arguments: dict[str, Any], env: JobEnvironment) -> StepOutcome:
-    """A batch transform: CreateTransformJob, then its input really scored by the local twin's batch transform.
+    """A batch transform: CreateTransformJob, then its input really scored by the model's serving container.
 
-    local_twin.batch_transform is the one local implementation of the XGBoost image's batch serving (the local
-    endpoint shares it); it reads and writes through boto3, so this step needs an S3 store (moto or AWS).
+    local_twin.serving is the one local implementation of the image's serving (the local endpoint shares it); the
+    job reads and writes through boto3, so this step needs an S3 store (moto or AWS).
     """
-    # imported here: the model server (Flask) is needed only by pipelines with a Transform step
-    from local_twin.batch_transform import TransformJobError, TransformSpec
-    from local_twin.batch_transform import run_transform as batch_transform
-    from local_twin.endpoint_server import ModelLoadError, extract_model_archive, load_model
+    # imported here: the serving container is needed only by pipelines with a Transform step
+    from local_twin.serving import ContainerError, ServingContainer, extract_model_archive
+    from local_twin.serving.batch_transform import TransformJobError, TransformSpec
+    from local_twin.serving.batch_transform import run_transform as batch_transform
 
     job = env.job_name(step.name)
     if not isinstance(env.store, S3Store):
         raise StepFailed(f"step {step.name!r}: a Transform step runs only with an S3 store (S3Store), not a folder")
     try:
         model = env.sagemaker.describe_model(ModelName=arguments["ModelName"])
-        env.image(model.get("PrimaryContainer", {}).get("Image"), step.name)
+        primary = model.get("PrimaryContainer") or (model.get("Containers") or [{}])[0]
+        env.image(primary.get("Image"), step.name)
         env.sagemaker.create_transform_job(TransformJobName=job, **arguments)
         described = dict(env.sagemaker.describe_transform_job(TransformJobName=job))
     except env.sagemaker.exceptions.ClientError as error:
@@ -431,10 +432,18 @@ def run_transform(step: StepSpec, arguments: dict[str, Any], env: JobEnvironment
     container = _Container(env.workdir, step.name)
     try:
         spec = TransformSpec.from_description(described)
-        archive = env.store.get_bytes(model["PrimaryContainer"]["ModelDataUrl"])
-        loaded = load_model(extract_model_archive(archive, container.root / "model"))
-        result = batch_transform(spec, loaded, env.store.client)
-    except (TransformJobError, ModelLoadError, StoreError) as error:
+        archive = env.store.get_bytes(primary["ModelDataUrl"])
+        model_dir = extract_model_archive(archive, container.root / "opt" / "ml" / "model")
+        serving = ServingContainer(
+            str(primary["Image"]),
+            model_dir,
+            {str(k): str(v) for k, v in (primary.get("Environment") or {}).items()},
+            work_dir=container.root / "serving",
+            batch=True,
+        )
+        with serving:
+            result = batch_transform(spec, serving.url, env.store.client)
+    except (TransformJobError, ContainerError, StoreError) as error:
         raise StepFailed(f"step {step.name!r}: {error}") from error
     metadata = {"TransformJob": {"Arn": described["TransformJobArn"]}}
     outputs = {"S3OutputPath": spec.output_path, "Outputs": result.outputs, "Records": result.records}

@@ -1,7 +1,7 @@
 """Run cfn-guard (Control Tower proactive controls + project rules) on the deployments the templates describe.
 
 Inputs are the SAM-expanded template (security/sam_expand.py) and network.yaml. Each is specialised per deployment
-scenario (local_twin.template.specialise: conditions decided, parameters filled) because CloudFormation hooks, and so
+scenario (cfn.template.specialise: conditions decided, parameters filled) because CloudFormation hooks, and so
 the Control Tower controls, judge resolved properties. A failure names the scenario, the rule and the resource; waivers
 (security/guard/control-tower.yaml) are per rule and resource, with a reason, and a stale waiver fails too.
 
@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from local_twin.template import REPO_ROOT, load_template, specialise
+from cfn import REPO_ROOT, load_template, specialise
 
 GUARD_PACKAGE = REPO_ROOT / "node_modules" / "@cdklabs" / "cdk-validator-cfnguard"
 GUARD_BINARY = GUARD_PACKAGE / "bin" / "ubuntu" / "x86_64" / "cfn-guard"

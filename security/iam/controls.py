@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from local_twin.template import TEMPLATE_PATH, Resolver, TemplateValues, load_template
+from cfn import TEMPLATE_PATH, Resolver, TemplateValues, load_template
 
 POLICY_LOGICAL_ID = "SageMakerPreventiveControlsPolicy"
 

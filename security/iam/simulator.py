@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from local_twin.template import REPO_ROOT
+from cfn import REPO_ROOT
 
 HARNESS = Path(__file__).resolve().parent / "simulate.mjs"
 SIMULATOR_PACKAGE = REPO_ROOT / "node_modules" / "@cloud-copilot" / "iam-simulate"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from local_twin.template import function_ids, load_template
+from cfn import function_ids, load_template
 
 REPO = Path(__file__).resolve().parents[3]
 SAM = REPO / ".venv-sam" / "bin" / "sam"
@@ -92,8 +92,8 @@ def test_the_helpers_package_carries_the_pipelines_parameter_names(built: Path) 
     "function", ["UpsertPipelineFunction", "CleanupDeploymentsFunction", "PruneDeploymentsFunction"]
 )
 def test_custom_resource_functions_carry_the_one_cloudformation_answerer(built: Path, function: str) -> None:
-    shipped = built / function / "cloudformation_response" / "__init__.py"
-    assert shipped.read_bytes() == (REPO / "functions" / "cloudformation_response" / "__init__.py").read_bytes()
+    shipped = built / function / "mlops_shared.cloudformation" / "__init__.py"
+    assert shipped.read_bytes() == (REPO / "functions" / "mlops_shared.cloudformation" / "__init__.py").read_bytes()
 
 
 def test_the_built_template_keeps_the_asl_file_and_its_substitutions(built: Path) -> None:

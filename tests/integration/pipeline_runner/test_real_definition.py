@@ -1,5 +1,5 @@
 """The real rendered definition (build/pipeline-definition.json) on data/abalone.csv, prepared exactly as the CLI
-and the upsert Lambda prepare it: tokens filled by ml_code.deploy_tokens, code uploaded from ml_code.code_assets."""
+and the upsert Lambda prepare it: tokens filled by mlops_shared.deploy_tokens, code uploaded from mlops_shared.code_assets."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ from moto import mock_aws
 from local_twin.pipeline_runner import cli
 from local_twin.pipeline_runner.definition import DefinitionError
 from local_twin.pipeline_runner.runner import ExecutionResult, PipelineRunner
-from local_twin.pipeline_runner.store import LocalDirectoryStore
+from local_twin.storage import LocalDirectoryStore
 from ml_code import evaluate, preprocess, train
-from ml_code.pipeline_names import (
+from mlops_shared.pipeline_names import (
     CONDITION_STEP,
     DATA_KEY,
     EVALUATE_STEP,

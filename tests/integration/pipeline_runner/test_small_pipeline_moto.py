@@ -14,7 +14,7 @@ import pytest
 from moto import mock_aws
 
 from local_twin.pipeline_runner.runner import ExecutionResult, PipelineRunner
-from local_twin.pipeline_runner.store import S3Store
+from local_twin.storage import S3Store
 from tests.unit.pipeline_runner.helpers import BUCKET, seed_store, small_definition
 
 KMS = "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-4000-8000-000000000000"

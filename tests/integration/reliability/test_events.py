@@ -121,7 +121,7 @@ def test_stack_deletion_removes_everything_the_deployments_created(
         RoleArn=stack.role_arn,
     )
     # WHEN CloudFormation deletes the stack (the custom resource's Delete; its answer is captured, not sent)
-    import cloudformation_response as custom_resource  # the module the dispatched handler answers through
+    import mlops_shared.cloudformation as custom_resource  # the module the dispatched handler answers through
 
     answers: list[dict[str, Any]] = []
     monkeypatch.setattr(custom_resource, "send", lambda url, body, timeout_seconds=10.0: answers.append(body))

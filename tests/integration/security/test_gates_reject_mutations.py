@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from local_twin.template import REPO_ROOT, load_template
+from cfn import REPO_ROOT, load_template
 from security.guard.run import evaluate, scenarios
 from security.project_checks import run
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from local_twin.template import REPO_ROOT
+from cfn import REPO_ROOT
 from security.iam.controls import ACCOUNT_ID, EXECUTION_ROLE_ARN, REGION, role_policies
 from security.iam.simulator import Case, Request, simulate
 from tests.integration.security.requests import COMPLIANT, violations

@@ -15,7 +15,7 @@ from typing import Any, cast
 
 import boto3
 
-from local_twin.template import (
+from cfn import (
     TemplateValues,
     function_config,
     function_ids,

@@ -10,7 +10,7 @@ from typing import Any, cast
 import boto3
 
 from local_twin.emulator import Emulator, PipelineStart
-from ml_code.deploy_tokens import tokens_in
+from mlops_shared.deploy_tokens import tokens_in
 from tests.integration.statemachine.stack import GROUP, REGION, Stack, executed_states, wait_for_execution
 from tests.integration.statemachine.test_deploy_path import ApprovalStatus, register_package
 

@@ -8,7 +8,7 @@ from typing import Any
 import boto3
 import pytest
 
-from ml_code.pipeline_names import PARAMETER_DEFAULTS
+from mlops_shared.pipeline_names import PARAMETER_DEFAULTS
 from pipeline_helpers import app
 from pipeline_helpers.helpers import sagemaker_name
 from tests.unit.functions.conftest import REGION

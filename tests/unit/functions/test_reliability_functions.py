@@ -9,7 +9,7 @@ from typing import Any
 import boto3
 import pytest
 
-import cloudformation_response as custom_resource
+import mlops_shared.cloudformation as custom_resource
 from deployment_janitor import app as janitor_app
 from on_model_approved.rejection import newest_approved, redeploy_execution_name
 from pipeline_helpers.rollout import deployment_config

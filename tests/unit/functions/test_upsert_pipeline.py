@@ -11,8 +11,9 @@ import boto3
 import pytest
 from aws_lambda_powertools.utilities.parser import ValidationError
 
-from ml_code.code_assets import code_assets
-from ml_code.deploy_tokens import TokenError, token
+from ml_code import SCRIPTS_DIR
+from mlops_shared.code_assets import code_assets
+from mlops_shared.deploy_tokens import TokenError, token
 from tests.unit.functions.conftest import REGION
 from upsert_pipeline import app
 from upsert_pipeline.pipeline import (
@@ -24,7 +25,7 @@ from upsert_pipeline.pipeline import (
 )
 
 LoadEvent = Callable[[str], dict[str, Any]]
-PREPROCESS_KEY = next(a.key for a in code_assets() if a.key.endswith("/preprocess.py"))
+PREPROCESS_KEY = next(a.key for a in code_assets(SCRIPTS_DIR) if a.key.endswith("/preprocess.py"))
 KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
 # A small definition with every deploy token, in the places the renderer puts them.
 DEFINITION = {
@@ -97,7 +98,7 @@ class TestUpsert:
     def test_uploads_the_code_assets_encrypted_with_the_project_key(self, build_dir: Path) -> None:
         sagemaker, s3 = clients()
         upsert_pipeline(PipelineSettings.from_env(build_dir), sagemaker, s3)
-        for asset in code_assets():
+        for asset in code_assets(SCRIPTS_DIR):
             obj = s3.get_object(Bucket="abalone-mlops-artifacts", Key=asset.key)
             assert obj["Body"].read() == asset.body
             assert obj["ServerSideEncryption"] == "aws:kms" and obj["SSEKMSKeyId"] == KEY_ARN
@@ -151,7 +152,7 @@ def responses(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
         sent.append(json.loads(request.data))
         return _Answer()
 
-    monkeypatch.setattr("cloudformation_response.urllib.request.urlopen", urlopen)
+    monkeypatch.setattr("mlops_shared.cloudformation.urllib.request.urlopen", urlopen)
     return sent
 
 

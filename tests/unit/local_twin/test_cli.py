@@ -26,7 +26,7 @@ from local_twin.cli import (
     record_failure,
     resolve_data_path,
 )
-from local_twin.template import TemplateValues, load_template, rule_pattern
+from cfn import TemplateValues, load_template, rule_pattern
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from ml_code import pipeline_names as names
-from ml_code.deploy_tokens import ALL_TOKENS, DeployValues, fill_definition, tokens_in
+from mlops_shared import pipeline_names as names
+from mlops_shared.deploy_tokens import ALL_TOKENS, DeployValues, fill_definition, tokens_in
 
 KMS = "{{KmsKeyArn}}"
 VPC = {"SecurityGroupIds": ["{{SecurityGroupIds}}"], "Subnets": ["{{SubnetIds}}"]}

@@ -8,7 +8,7 @@ from typing import Any
 import boto3
 import pytest
 
-from local_twin.pipeline_runner.store import LocalDirectoryStore
+from local_twin.storage import LocalDirectoryStore
 
 from .helpers import seed_store, small_definition
 

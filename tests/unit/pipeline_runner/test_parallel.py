@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from local_twin.pipeline_runner.runner import PipelineRunner
-from local_twin.pipeline_runner.store import LocalDirectoryStore
+from local_twin.storage import LocalDirectoryStore
 
 from .helpers import BUCKET
 

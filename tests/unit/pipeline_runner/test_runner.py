@@ -16,7 +16,7 @@ import pytest
 
 from local_twin.pipeline_runner.definition import DefinitionError
 from local_twin.pipeline_runner.runner import PipelineRunner, StepRecord
-from local_twin.pipeline_runner.store import LocalDirectoryStore
+from local_twin.storage import LocalDirectoryStore
 
 from .helpers import BUCKET, seed_store
 

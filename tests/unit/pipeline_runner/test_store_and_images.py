@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from local_twin.pipeline_runner.images import ImageError, local_image, parse_image_uri
-from local_twin.pipeline_runner.store import LocalDirectoryStore, StoreError, download_prefix, upload_directory
+from local_twin.images import ImageError, local_image, parse_image_uri
+from local_twin.storage import LocalDirectoryStore, StoreError, download_prefix, upload_directory
 
 XGBOOST = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:3.0-5"
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from local_twin.template import NETWORK_TEMPLATE_PATH, TEMPLATE_PATH, load_template, resources_of_type
+from cfn import NETWORK_TEMPLATE_PATH, TEMPLATE_PATH, load_template, resources_of_type
 
 # The roles of what runs inside the VPC: the SageMaker execution role (jobs, models) and the Lambda functions.
 # Service prefix of an action they are granted -> the VPC endpoint that carries the call.

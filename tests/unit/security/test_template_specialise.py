@@ -1,4 +1,4 @@
-"""The template helpers the gates rely on (local_twin.template): intrinsic resolution and per-deployment
+"""The template helpers the gates rely on (cfn.template): intrinsic resolution and per-deployment
 specialisation."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from local_twin.template import Resolver, TemplateError, TemplateValues, specialise
+from cfn import Resolver, TemplateError, TemplateValues, specialise
 
 TEMPLATE: dict[str, Any] = {
     "Parameters": {

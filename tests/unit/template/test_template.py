@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from moto.events.models import EventPattern
 
-from local_twin.template import (
+from cfn import (
     TemplateError,
     TemplateValues,
     asl_tokens,

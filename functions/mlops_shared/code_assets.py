@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-ML_CODE_DIR = Path(__file__).resolve().parent
 KEY_PREFIX = "pipeline-code"
 # A content key as content_key() writes it, wherever it appears in the definition (inside s3://<bucket>/...).
 CODE_KEY_PATTERN = re.compile(rf"{re.escape(KEY_PREFIX)}/[0-9a-f]{{16}}/[A-Za-z0-9_.\-]+")
@@ -98,14 +97,15 @@ def deterministic_targz(files: Mapping[str, bytes]) -> bytes:
     return bytes(compressed)
 
 
-def code_assets(ml_code_dir: Path = ML_CODE_DIR) -> list[CodeAsset]:
-    """The pipeline's code objects: the two processing scripts as single files, the training code as an archive."""
+def code_assets(scripts_dir: Path) -> list[CodeAsset]:
+    """The pipeline's code objects, from the container scripts in ``scripts_dir`` (the repository's ml_code/, or the
+    copy the upsert package ships): the two processing scripts as single files, the training code as an archive."""
     assets = []
     for script in (PREPROCESS_SCRIPT, EVALUATE_SCRIPT):
-        body = _read(ml_code_dir, script)
+        body = _read(scripts_dir, script)
         files = {script: body}
         assets.append(CodeAsset(content_key(script, files), body, PYTHON_CONTENT_TYPE, member_digests(files)))
-    sources = {name: _read(ml_code_dir, name) for name in TRAIN_SOURCE_FILES}
+    sources = {name: _read(scripts_dir, name) for name in TRAIN_SOURCE_FILES}
     assets.append(
         CodeAsset(
             content_key(TRAIN_SOURCE_ARCHIVE, sources),
@@ -179,20 +179,20 @@ def _difference(key: str, assets: Sequence[CodeAsset], rendered: Mapping[str, An
 def publish_code_assets(
     definition: str,
     put: Callable[[CodeAsset], None],
-    ml_code_dir: Path = ML_CODE_DIR,
+    scripts_dir: Path,
     rendered: Mapping[str, Any] | None = None,
 ) -> list[CodeAsset]:
     """Check the definition's code keys, then upload every asset with ``put``; what the upsert Lambda and the local
     runner both do before CreatePipeline. Checking first means a stale definition uploads nothing."""
-    assets = code_assets(ml_code_dir)
+    assets = code_assets(scripts_dir)
     check_code_keys(definition, assets, rendered)
     for asset in assets:
         put(asset)
     return assets
 
 
-def _read(ml_code_dir: Path, name: str) -> bytes:
-    path = ml_code_dir / name
+def _read(scripts_dir: Path, name: str) -> bytes:
+    path = scripts_dir / name
     if not path.is_file():
         raise FileNotFoundError(f"pipeline code {path} is missing")
     return path.read_bytes()

@@ -12,10 +12,11 @@ does the work SageMaker does for such a job, reading the job exactly as ``Descri
    ``OutputFilter``;
 6. write ``<S3OutputPath>/<input key relative to the prefix>.out`` assembled by line, SSE-KMS with the job's key.
 
-The model server is the same :class:`~local_twin.endpoint_server.EndpointServer` the local endpoint uses, started in
-batch mode, so batch and real-time predictions share one loading and prediction path, as they share one image in AWS.
-Options SageMaker supports but this project does not use (RecordIO/TFRecord splitting, manifest inputs, JSON
-filters) are refused with an error naming the option, never ignored.
+The model is served by the same serving container the local endpoint uses (:mod:`local_twin.serving.endpoint`), with
+``SAGEMAKER_BATCH`` set as SageMaker sets it for transform jobs, so batch and real-time predictions share one loading
+and prediction path, as they share one image in AWS. Requests carry the job's ``ContentType`` and ``Accept``. Options
+SageMaker supports but this project does not use (RecordIO/TFRecord splitting, manifest inputs, JSON filters) are
+refused with an error naming the option, never ignored.
 """
 
 from __future__ import annotations
@@ -26,12 +27,13 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from local_twin.endpoint_server import CSV_CONTENT_TYPE, EndpointServer, LoadedModel, invoke
-from local_twin.pipeline_runner.store import StoreError, split_uri
+from local_twin.serving.client import invoke
+from local_twin.storage import StoreError, split_uri
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
+CSV_CONTENT_TYPE = "text/csv"
 MEGABYTE = 1024 * 1024
 DEFAULT_MAX_PAYLOAD_MB = 6
 
@@ -126,7 +128,7 @@ class TransformSpec:
             raise refuse("S3DataType", data_type, "S3Prefix")
         content_type = str(transform_input.get("ContentType") or CSV_CONTENT_TYPE).split(";")[0].strip().lower()
         if content_type != CSV_CONTENT_TYPE:
-            raise refuse("ContentType", content_type, CSV_CONTENT_TYPE)
+            raise refuse("ContentType", content_type, CSV_CONTENT_TYPE + ": records are split into CSV lines")
         split_type = transform_input.get("SplitType", "None")
         if split_type not in ("Line", "None"):
             raise refuse("SplitType", split_type, "Line or None")
@@ -183,8 +185,9 @@ def output_key_for(input_prefix: str, input_key: str, output_prefix: str) -> str
     return f"{output_prefix.rstrip('/')}/{relative}.out".lstrip("/")
 
 
-def run_transform(spec: TransformSpec, model: LoadedModel, s3: S3Client) -> TransformResult:
-    """Run the job's input through ``model`` in a batch-mode model server and write the ``.out`` files."""
+def run_transform(spec: TransformSpec, container_url: str, s3: S3Client) -> TransformResult:
+    """Run the job's input through the serving container at ``container_url`` (started with ``batch=True``) and write
+    the ``.out`` files."""
     try:
         in_bucket, in_prefix = split_uri(spec.input_uri)
         out_bucket, out_prefix = split_uri(spec.output_path)
@@ -194,31 +197,30 @@ def run_transform(spec: TransformSpec, model: LoadedModel, s3: S3Client) -> Tran
     if not keys:
         raise TransformJobError(f"transform job {spec.job_name}: no input objects under {spec.input_uri}")
     result = TransformResult(job_name=spec.job_name)
-    with EndpointServer(model, batch=True) as server:
-        for key in keys:
-            body = s3.get_object(Bucket=in_bucket, Key=key)["Body"].read()
-            if spec.compression == "Gzip":
-                body = gzip.decompress(body)
-            records = _records(body.decode("utf-8"), spec.split_type)
-            predictions = _predict_all(server.url, spec, key, records)
-            lines = [
-                _output_record(spec, record, prediction)
-                for record, prediction in zip(records, predictions, strict=True)
-            ]
-            separator = "\n" if spec.assemble_with == "Line" else ""
-            out_key = output_key_for(in_prefix, key, out_prefix)
-            extra: dict[str, str] = {}
-            if spec.kms_key_id:
-                extra = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": spec.kms_key_id}
-            s3.put_object(
-                Bucket=out_bucket,
-                Key=out_key,
-                Body=(separator.join(lines) + separator).encode("utf-8"),
-                ContentType=spec.accept,
-                **extra,  # type: ignore[arg-type]
-            )
-            result.outputs.append(f"s3://{out_bucket}/{out_key}")
-            result.records += len(records)
+    for key in keys:
+        body = s3.get_object(Bucket=in_bucket, Key=key)["Body"].read()
+        if spec.compression == "Gzip":
+            body = gzip.decompress(body)
+        records = _records(body.decode("utf-8"), spec.split_type)
+        predictions = _predict_all(container_url, spec, key, records)
+        lines = [
+            _output_record(spec, record, prediction)
+            for record, prediction in zip(records, predictions, strict=True)
+        ]
+        separator = "\n" if spec.assemble_with == "Line" else ""
+        out_key = output_key_for(in_prefix, key, out_prefix)
+        extra: dict[str, str] = {}
+        if spec.kms_key_id:
+            extra = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": spec.kms_key_id}
+        s3.put_object(
+            Bucket=out_bucket,
+            Key=out_key,
+            Body=(separator.join(lines) + separator).encode("utf-8"),
+            ContentType=spec.accept,
+            **extra,  # type: ignore[arg-type]
+        )
+        result.outputs.append(f"s3://{out_bucket}/{out_key}")
+        result.records += len(records)
     return result
 
 
@@ -239,7 +241,7 @@ def _predict_all(url: str, spec: TransformSpec, key: str, records: Sequence[str]
     payloads = [",".join(spec.input_filter.apply(record.split(","))) for record in records]
     predictions: list[str] = []
     for batch in _mini_batches(payloads, spec):
-        answer = invoke(url, "\n".join(batch).encode("utf-8"))
+        answer = invoke(url, "\n".join(batch).encode("utf-8"), spec.content_type, spec.accept)
         if answer.status != 200:
             raise TransformJobError(
                 f"transform job {spec.job_name}: the model refused records {len(predictions) + 1}.. of "

@@ -28,6 +28,16 @@ NETWORK_TEMPLATE_PATH = REPO_ROOT / "network.yaml"
 SUB_PATTERN = re.compile(r"\$\{([^}!][^}]*)\}")
 
 
+class _NoValue:
+    """``!Ref AWS::NoValue``: the property or list element it stands for is removed, as CloudFormation does."""
+
+    def __repr__(self) -> str:
+        return "AWS::NoValue"
+
+
+NO_VALUE = _NoValue()
+
+
 class TemplateError(ValueError):
     """The template uses something this resolver does not know, or a value is missing."""
 
@@ -114,6 +124,7 @@ class Resolver:
             "AWS::StackName": self.values.stack_name,
             "AWS::Partition": self.values.partition,
             "AWS::URLSuffix": "amazonaws.com",
+            "AWS::NoValue": NO_VALUE,
         }
         if name in pseudo:
             return pseudo[name]
@@ -157,11 +168,12 @@ class Resolver:
 
     def resolve(self, node: Any) -> Any:  # noqa: C901 - one branch per intrinsic reads best here
         if isinstance(node, list):
-            return [self.resolve(item) for item in node]
+            return [value for value in (self.resolve(item) for item in node) if value is not NO_VALUE]
         if not isinstance(node, dict):
             return node
         if len(node) != 1 or not next(iter(node)).startswith(("Ref", "Fn::", "Condition")):
-            return {key: self.resolve(value) for key, value in node.items()}
+            resolved = {key: self.resolve(value) for key, value in node.items()}
+            return {key: value for key, value in resolved.items() if value is not NO_VALUE}
         ((key, arg),) = node.items()
         if key == "Ref":
             return self.ref(arg)
@@ -190,7 +202,7 @@ class Resolver:
             return any(self.resolve(a) for a in arg)
         if key == "Condition":
             return self.condition(arg)
-        raise TemplateError(f"intrinsic {key} is not supported by local_twin.template")
+        raise TemplateError(f"intrinsic {key} is not supported by cfn.template")
 
     @staticmethod
     def _as_list(value: Any) -> list[Any]:
@@ -255,13 +267,19 @@ def _specialise(node: Any, parameters: Mapping[str, Any], conditions: Mapping[st
 
 @dataclass(frozen=True)
 class FunctionConfig:
-    """What the emulator needs to create and dispatch one function: its handler and its environment."""
+    """One function as SAM deploys it: its properties with Globals merged, resolved."""
 
     logical_id: str
     handler: str
     runtime: str
     timeout: int
     environment: dict[str, str]
+    memory_mb: int = 128
+    log_format: str = "Text"
+    layers: tuple[str, ...] = ()  # what each Layers entry resolves to (a layer ARN, or a template layer's Ref)
+    dead_letter_arn: str | None = None
+    max_retry_attempts: int = 2  # EventInvokeConfig; Lambda's defaults
+    max_event_age_seconds: int = 21600
 
 
 def function_ids(template: Mapping[str, Any]) -> list[str]:
@@ -269,7 +287,8 @@ def function_ids(template: Mapping[str, Any]) -> list[str]:
 
 
 def function_config(template: Mapping[str, Any], logical_id: str, values: TemplateValues) -> FunctionConfig:
-    """Handler, runtime, timeout and environment (Globals merged with the function's own), resolved."""
+    """A function's properties, merged with Globals as SAM merges them (maps merged, lists with the global entries
+    first, other values replaced), then resolved."""
     resource = template["Resources"].get(logical_id)
     if resource is None or resource.get("Type") != "AWS::Serverless::Function":
         raise TemplateError(f"{logical_id} is not an AWS::Serverless::Function of the template")
@@ -280,12 +299,23 @@ def function_config(template: Mapping[str, Any], logical_id: str, values: Templa
         **globals_.get("Environment", {}).get("Variables", {}),
         **props.get("Environment", {}).get("Variables", {}),
     }
+    resolved_env = {name: resolver.resolve(value) for name, value in env.items()}
+    layers = [*globals_.get("Layers", []), *props.get("Layers", [])]
+    invoke_config = resolver.resolve(props.get("EventInvokeConfig", globals_.get("EventInvokeConfig", {})))
+    dead_letter = resolver.resolve(props.get("DeadLetterQueue", globals_.get("DeadLetterQueue", {})))
+    logging = resolver.resolve(props.get("LoggingConfig", globals_.get("LoggingConfig", {})))
     return FunctionConfig(
         logical_id=logical_id,
         handler=props["Handler"],
         runtime=props.get("Runtime", globals_.get("Runtime", "")),
         timeout=int(props.get("Timeout", globals_.get("Timeout", 3))),
-        environment={name: str(resolver.resolve(value)) for name, value in env.items()},
+        environment={name: str(value) for name, value in resolved_env.items() if value is not NO_VALUE},
+        memory_mb=int(resolver.resolve(props.get("MemorySize", globals_.get("MemorySize", 128)))),
+        log_format=str(logging.get("LogFormat", "Text")),
+        layers=tuple(str(layer) for layer in resolver.resolve(layers)),
+        dead_letter_arn=dead_letter.get("TargetArn"),
+        max_retry_attempts=int(invoke_config.get("MaximumRetryAttempts", 2)),
+        max_event_age_seconds=int(invoke_config.get("MaximumEventAgeInSeconds", 21600)),
     )
 
 

@@ -1,34 +1,25 @@
-"""Start the AWS emulator for one local run and create in it what ``template.yaml`` declares.
+"""Create in the emulated account what ``template.yaml`` declares, with the template's own properties.
 
-The emulator is moto's server, in this process, on a free loopback port. For the duration of the run the process
-environment points every boto3 client at it -- the run's own clients, the Lambda handlers dispatched in-process and
-the state machine interpreter, which calls back to ``localhost:$MOTO_PORT`` -- with throw-away credentials, no
-profile and no config file, so nothing in the run can reach a real AWS account. The previous environment is restored
-when the run ends.
+The same code provisions the stack for ``make local`` and for the integration tests, so what is tested is what runs
+locally. Resources are created in dependency order; the functions are registered with the emulated Lambda runtime
+from the packages ``sam build`` made (``.aws-sam/build/<LogicalId>``), with their layers, so they run as deployed.
+Whatever a local stack leaves out, or creates differently, is listed in :attr:`Stack.adjustments`.
 """
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import io
 import json
-import logging
-import os
 import zipfile
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import boto3
 from botocore.exceptions import ClientError, ParamValidationError
-from moto.core.config import default_user_config
-from moto.moto_api._internal.models import moto_api_backend
-from moto.server import ThreadedMotoServer
 
-from local_twin.template import (
+from cfn import (
     TEMPLATE_PATH,
     FunctionConfig,
     Resolver,
@@ -38,108 +29,9 @@ from local_twin.template import (
     load_template,
     state_machine_definition,
 )
-
-if TYPE_CHECKING:
-    from mypy_boto3_s3 import S3Client
-
-ACCOUNT_ID = "123456789012"  # moto's default account
-# The emulator's behaviour this project relies on: state machines are really executed, Lambda runs without Docker
-# (its invoke is dispatched in-process by local_twin.emulator).
-EMULATOR_CONFIG: dict[str, dict[str, bool]] = {
-    "stepfunctions": {"execute_state_machine": True},
-    "lambda": {"use_docker": False},
-}
-
-
-@dataclass(frozen=True)
-class Emulator:
-    """A running emulator: where it listens and how to make a client for it."""
-
-    url: str
-    port: int
-    region: str
-    account_id: str = ACCOUNT_ID
-
-    def client(self, service: str) -> Any:
-        return boto3.client(service, region_name=self.region, endpoint_url=self.url)  # type: ignore[call-overload]
-
-
-def run_environment(url: str, port: int, region: str, environ: Mapping[str, str]) -> dict[str, str | None]:
-    """The environment changes a run makes: ``None`` removes a variable.
-
-    Service-specific endpoint variables (``AWS_ENDPOINT_URL_S3``...) and profiles are removed, because either could
-    send a client of the run somewhere else than the emulator.
-    """
-    changes: dict[str, str | None] = {name: None for name in environ if name.startswith("AWS_ENDPOINT_URL_")}
-    changes.update(
-        {
-            "AWS_ENDPOINT_URL": url,
-            "MOTO_PORT": str(port),
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_SESSION_TOKEN": None,
-            "AWS_SECURITY_TOKEN": None,
-            "AWS_PROFILE": None,
-            "AWS_DEFAULT_PROFILE": None,
-            "AWS_CONFIG_FILE": os.devnull,
-            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-            "AWS_DEFAULT_REGION": region,
-            "AWS_REGION": region,
-            "AWS_EC2_METADATA_DISABLED": "true",
-        }
-    )
-    return changes
-
-
-@contextmanager
-def patched_environ(changes: Mapping[str, str | None]) -> Iterator[None]:
-    saved = {name: os.environ.get(name) for name in changes}
-    try:
-        for name, value in changes.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        boto3.DEFAULT_SESSION = None  # a cached default session would keep the old credentials and endpoints
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        boto3.DEFAULT_SESSION = None
-
-
-@contextmanager
-def running_emulator(region: str) -> Iterator[Emulator]:
-    """Start a fresh emulator (empty state), point the process at it, and stop and forget it afterwards."""
-    saved_config = copy.deepcopy(default_user_config)
-    werkzeug_log = logging.getLogger("werkzeug")  # the server logs every request line; keep the run's output clean
-    saved_level = werkzeug_log.level
-    werkzeug_log.setLevel(logging.ERROR)
-    moto_api_backend.reset()
-    default_user_config.update(EMULATOR_CONFIG)  # type: ignore[typeddict-item]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        url = f"http://{host}:{port}"
-        with patched_environ(run_environment(url, port, region, os.environ)):
-            yield Emulator(url=url, port=port, region=region)
-    finally:
-        server.stop()
-        moto_api_backend.reset()
-        default_user_config.update(saved_config)
-        werkzeug_log.setLevel(saved_level)
-
-
-def upload_file(s3: S3Client, path: os.PathLike[str], bucket: str, key: str, kms_key_arn: str) -> str:
-    """Put a local file into the bucket, SSE-KMS with the project key as every object of the project; its s3 URI."""
-    with open(path, "rb") as handle:
-        s3.put_object(Bucket=bucket, Key=key, Body=handle, ServerSideEncryption="aws:kms", SSEKMSKeyId=kms_key_arn)
-    return f"s3://{bucket}/{key}"
-
+from local_twin.emulator.account import STACK_NAME
+from local_twin.emulator.core import Emulator
+from local_twin.emulator.lambda_runtime import BUILD_DIR, FunctionSpec, LambdaSetupError
 
 # --- provisioning from template.yaml ----------------------------------------------------------------------------------
 # Resource types whose only effect is outside what a local run can observe; they are listed in the result, not created.
@@ -210,6 +102,16 @@ APPLIED_PROPERTIES: dict[str, set[str]] = {
         "LoggingConfig",
         "Architectures",
         "AutoPublishAlias",
+        "Layers",
+        "EventInvokeConfig",
+    },
+    "AWS::Serverless::LayerVersion": {
+        "LayerName",
+        "Description",
+        "ContentUri",
+        "CompatibleRuntimes",
+        "CompatibleArchitectures",
+        "RetentionPolicy",
     },
     "AWS::Events::Rule": {"Name", "EventPattern", "State", "Description", "Targets"},
     "AWS::Lambda::Permission": {"FunctionName", "Action", "Principal", "SourceArn", "SourceAccount"},
@@ -240,6 +142,8 @@ class Stack:
     adjustments: list[str] = field(default_factory=list)  # what was created differently from AWS, and why
     functions: dict[str, FunctionConfig] = field(default_factory=dict)  # logical id → config (handler, env)
     function_names: dict[str, str] = field(default_factory=dict)  # logical id → function name
+    build_dir: Path = BUILD_DIR
+    layer_dirs: dict[str, Path] = field(default_factory=dict)  # layer version ARN → its built package
 
     def ref(self, logical_id: str) -> str:
         return self.values.refs[logical_id]
@@ -261,16 +165,20 @@ def provision(
     emulator: Emulator,
     *,
     parameters: Mapping[str, Any],
-    stack_name: str = "abalone-mlops",
+    stack_name: str = STACK_NAME,
     template_path: Path = TEMPLATE_PATH,
+    build_dir: Path = BUILD_DIR,
 ) -> Stack:
-    """Create the template's resources in the emulator, in dependency order, with the template's own properties."""
+    """Create the template's resources in the emulator, in dependency order, with the template's own properties.
+
+    ``build_dir``: where ``sam build`` put the functions' and layers' packages (one folder per logical id).
+    """
     template = load_template(template_path)
     values = TemplateValues(
         region=emulator.region, account_id=emulator.account_id, stack_name=stack_name, parameters=dict(parameters)
     )
     resolver = Resolver(template, values)
-    stack = Stack(name=stack_name, template=template, values=values)
+    stack = Stack(name=stack_name, template=template, values=values, build_dir=build_dir)
     creators = _creators()
     for logical_id, kind in _creation_order(template):
         if kind == IMPLICIT_ROLE:
@@ -330,6 +238,7 @@ _ORDER = (
     "AWS::SNS::Topic",
     "AWS::SQS::Queue",
     "AWS::Logs::LogGroup",
+    "AWS::Serverless::LayerVersion",
     "AWS::Serverless::Function",
     "AWS::Events::Rule",
     ROLE_POLICIES,
@@ -374,6 +283,7 @@ def _creators() -> dict[str, Creator]:
         "AWS::SQS::QueuePolicy": _queue_policy,
         "AWS::Logs::LogGroup": _log_group,
         "AWS::Serverless::Function": _function,
+        "AWS::Serverless::LayerVersion": _layer,
         "AWS::Events::Rule": _rule,
         "AWS::Lambda::Permission": _permission,
         STATE_MACHINE: _state_machine,
@@ -574,25 +484,49 @@ def _function(emulator: Emulator, stack: Stack, resolver: Resolver, logical_id: 
         extra["KMSKeyArn"] = merged["KmsKeyArn"]
     if merged.get("VpcConfig"):
         extra["VpcConfig"] = {key: list(value) for key, value in merged["VpcConfig"].items()}
-    if merged.get("DeadLetterQueue"):
-        extra["DeadLetterConfig"] = {"TargetArn": merged["DeadLetterQueue"]["TargetArn"]}
+    if config.dead_letter_arn:
+        extra["DeadLetterConfig"] = {"TargetArn": config.dead_letter_arn}
     if merged.get("LoggingConfig"):
         extra["LoggingConfig"] = merged["LoggingConfig"]
+    layers = [layer for layer in config.layers if layer in stack.layer_dirs]
+    for layer in sorted(set(config.layers) - set(layers)):
+        stack.adjustments.append(f"{logical_id}: layer {layer} is not part of the template's build; not used locally")
+    code_dir = stack.build_dir / logical_id
+    if not code_dir.is_dir():
+        raise LambdaSetupError(f"{logical_id}: {code_dir} does not exist; build the functions first (`make build`)")
     lambda_client = emulator.client("lambda")
     created = lambda_client.create_function(
         FunctionName=name,
         Runtime=config.runtime,
         Role=role_arn,
         Handler=config.handler,
-        # The code runs in-process (local_twin.emulator dispatches by Handler); the emulator only needs a package.
-        Code={"ZipFile": _placeholder_package(config.handler)},
+        # The emulated Lambda runs the built package itself (FunctionSpec below); moto only keeps the configuration.
+        Code={"ZipFile": _placeholder_package(f"{code_dir}")},
         Description=props.get("Description", ""),
         Timeout=config.timeout,
-        MemorySize=int(merged.get("MemorySize", 128)),
+        MemorySize=config.memory_mb,
         Environment={"Variables": config.environment},
         TracingConfig={"Mode": merged.get("Tracing", "PassThrough")},
         Architectures=list(merged.get("Architectures", ["x86_64"])),
+        **({"Layers": layers} if layers else {}),
         **extra,
+    )
+    emulator.lambdas.register(
+        FunctionSpec(
+            name=name,
+            arn=created["FunctionArn"],
+            handler=config.handler,
+            runtime=config.runtime,
+            timeout_seconds=config.timeout,
+            memory_mb=config.memory_mb,
+            code_dir=code_dir,
+            layer_dirs=tuple(stack.layer_dirs[layer] for layer in layers),
+            environment=config.environment,
+            log_format=config.log_format,
+            dead_letter_arn=config.dead_letter_arn,
+            max_retry_attempts=config.max_retry_attempts,
+            max_event_age_seconds=config.max_event_age_seconds,
+        )
     )
     if merged.get("AutoPublishAlias"):
         version = lambda_client.publish_version(FunctionName=name)["Version"]
@@ -603,6 +537,25 @@ def _function(emulator: Emulator, stack: Stack, resolver: Resolver, logical_id: 
     stack.values.refs[logical_id] = name
     stack.values.attributes[f"{logical_id}.Arn"] = created["FunctionArn"]
     return str(created["FunctionArn"])
+
+
+def _layer(emulator: Emulator, stack: Stack, resolver: Resolver, logical_id: str, props: dict[str, Any]) -> str:
+    """A layer version of the template: published in the emulated Lambda, its built package kept for the workers."""
+    built = stack.build_dir / logical_id
+    if not (built / "python").is_dir():
+        raise LambdaSetupError(f"{logical_id}: {built}/python does not exist; build the layer first (`make build`)")
+    name = props.get("LayerName") or _physical_name(stack, logical_id)
+    published = emulator.client("lambda").publish_layer_version(
+        LayerName=name,
+        Description=props.get("Description", ""),
+        Content={"ZipFile": _placeholder_package(str(built))},
+        CompatibleRuntimes=list(props.get("CompatibleRuntimes", [])),
+        CompatibleArchitectures=list(props.get("CompatibleArchitectures", [])),
+    )
+    arn = str(published["LayerVersionArn"])
+    stack.layer_dirs[arn] = built
+    stack.values.refs[logical_id] = arn
+    return arn
 
 
 def _implicit_role_policies(emulator: Emulator, stack: Stack, logical_id: str, props: Mapping[str, Any]) -> str:
@@ -618,10 +571,10 @@ def _implicit_role_policies(emulator: Emulator, stack: Stack, logical_id: str, p
     return stack.attribute(role, "Arn")
 
 
-def _placeholder_package(handler: str) -> bytes:
+def _placeholder_package(built: str) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("README.txt", f"dispatched in-process to {handler} by local_twin.emulator\n")
+        archive.writestr("README.txt", f"the emulated Lambda runs the package sam build made: {built}\n")
     return buffer.getvalue()
 
 

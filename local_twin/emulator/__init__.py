@@ -1,0 +1,142 @@
+"""The emulated AWS account the local twin and the integration tests run against: moto, plus what the flow needs
+of AWS that moto lacks, each addition following AWS's documentation (cited in its module).
+
+One module per service -- :mod:`~local_twin.emulator.sagemaker`, :mod:`~local_twin.emulator.stepfunctions`,
+:mod:`~local_twin.emulator.eventbridge`, :mod:`~local_twin.emulator.lambda_runtime` (functions run as Lambda runs
+them), :mod:`~local_twin.emulator.faults` -- plus the server (:mod:`~local_twin.emulator.server`) and the stack
+(:mod:`~local_twin.emulator.provision`). This module is the public API::
+
+    with start() as aws:                       # moto's server on a loopback port, the extensions installed
+        stack = provision(aws, parameters={...})   # template.yaml's resources, the built functions registered
+        aws.client("sagemaker").update_model_package(...)   # events flow to the rules, the functions, the machines
+
+:func:`moto_compatibility_problems` lists what of moto the extensions rely on and no longer find (or find newly
+implemented, so an extension should go); a test fails loudly on any entry.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import moto
+from moto.core.responses import BaseResponse
+
+from local_twin.emulator import core, eventbridge, lambda_runtime, sagemaker, stepfunctions
+from local_twin.emulator.account import ACCOUNT_ID, REGION, SECURITY_GROUPS, STACK_NAME, SUBNETS
+from local_twin.emulator.core import Emulator
+from local_twin.emulator.faults import HOLD, Faults, InjectedFault, wrap_call_action
+from local_twin.emulator.lambda_runtime import (
+    BUILD_DIR,
+    RUNTIME_DIR,
+    FunctionSpec,
+    Invocation,
+    InvocationRecord,
+    LambdaRuntime,
+    LambdaSetupError,
+)
+from local_twin.emulator.provision import ProvisionError, Stack, provision
+from local_twin.emulator.sagemaker import Deployments, ModelPackageEvents, PipelineExecutions, PipelineStart
+from local_twin.emulator.server import moto_server
+
+__all__ = [
+    "ACCOUNT_ID",
+    "BUILD_DIR",
+    "HOLD",
+    "REGION",
+    "RUNTIME_DIR",
+    "SECURITY_GROUPS",
+    "STACK_NAME",
+    "SUBNETS",
+    "Emulator",
+    "Faults",
+    "FunctionSpec",
+    "InjectedFault",
+    "Invocation",
+    "InvocationRecord",
+    "LambdaSetupError",
+    "PipelineStart",
+    "ProvisionError",
+    "Stack",
+    "moto_compatibility_problems",
+    "provision",
+    "start",
+]
+
+MOTO_VERSION_CHECKED = "5.2.5"
+
+
+def _patches() -> list[tuple[Any, str, Any]]:
+    return [
+        *sagemaker.patches(),
+        *stepfunctions.patches(),
+        *eventbridge.patches(),
+        *lambda_runtime.patches(),
+        (BaseResponse, "call_action", wrap_call_action(BaseResponse.call_action)),
+    ]
+
+
+@contextmanager
+def start(
+    region: str = REGION,
+    *,
+    log_dir: Path | None = None,
+    runtime_dir: Path = RUNTIME_DIR,
+    port: int = 0,
+    async_retry_delay_seconds: float = 0.2,
+) -> Iterator[Emulator]:
+    """Run the emulated account: a fresh moto server on 127.0.0.1, the extensions installed, until the block ends.
+
+    ``log_dir``: where each function's output goes (``<function>.log``, as its CloudWatch log group would hold it);
+    a temporary folder when not given.
+    """
+    problems = moto_compatibility_problems()
+    if problems:
+        raise RuntimeError("moto changed under local_twin.emulator: " + "; ".join(problems))
+    with ExitStack() as stack:
+        logs = log_dir or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="lambda-logs-")))
+        url, bound = stack.enter_context(moto_server(region, port))
+        lambdas = LambdaRuntime(
+            endpoint_url=url,
+            region=region,
+            account_id=ACCOUNT_ID,
+            log_dir=logs,
+            runtime_dir=runtime_dir,
+            async_retry_delay_seconds=async_retry_delay_seconds,
+            send_to_dead_letter_queue=eventbridge.send_to_queue,
+        )
+        stack.callback(lambdas.close)
+        for target, attribute, replacement in _patches():
+            stack.enter_context(mock.patch.object(target, attribute, replacement, create=True))
+        for mapping, additions in stepfunctions.dict_patches():
+            stack.enter_context(mock.patch.dict(mapping, additions))
+        emulator = Emulator(
+            url=url,
+            port=bound,
+            region=region,
+            account_id=ACCOUNT_ID,
+            pipelines=PipelineExecutions(),
+            deployments=Deployments(),
+            lambdas=lambdas,
+            model_package_events=ModelPackageEvents(),
+            faults=Faults(),
+        )
+        core.activate(emulator)
+        stack.callback(core.deactivate)
+        yield emulator
+
+
+def moto_compatibility_problems() -> list[str]:
+    """What the extensions rely on in moto and do not find as expected (empty: all is as checked)."""
+    problems = []
+    if moto.__version__ != MOTO_VERSION_CHECKED:
+        problems.append(f"moto is {moto.__version__}, the extensions were checked against {MOTO_VERSION_CHECKED}")
+    for module in (sagemaker, stepfunctions, eventbridge, lambda_runtime):
+        problems.extend(module.compatibility_problems())
+    if not all(hasattr(BaseResponse, name) for name in ("call_action", "serialized", "_get_action")):
+        problems.append("BaseResponse.call_action / serialized / _get_action changed")
+    return problems

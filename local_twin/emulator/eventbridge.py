@@ -1,0 +1,144 @@
+"""EventBridge rules that deliver to Lambda functions, as AWS does (moto 5.2.5 raises NotImplementedError for them).
+
+From the EventBridge user guide ("Amazon EventBridge targets", "Using resource-based policies", "Event retry policy
+and using dead-letter queues"):
+
+- only ENABLED rules deliver (moto also fires DISABLED ones);
+- a Lambda target is invoked *asynchronously* with the event (or the target's ``Input`` / ``InputTransformer``
+  result); the function's asynchronous-invocation settings then apply (retries, its dead-letter queue: see
+  :mod:`local_twin.emulator.lambda_runtime`);
+- EventBridge may invoke the function only if the function's resource policy allows ``events.amazonaws.com`` for
+  this rule (``AWS::Lambda::Permission`` with the rule's ARN as ``SourceArn``); otherwise the event is not delivered
+  and goes to the target's dead-letter queue, if it has one, with the ``ERROR_CODE`` / ``ERROR_MESSAGE`` /
+  ``RULE_ARN`` / ``TARGET_ARN`` attributes EventBridge documents.
+
+Targets of other kinds keep moto's delivery.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from moto.awslambda_simple.models import lambda_simple_backends
+from moto.events.models import EventTemplateParser, Rule
+from moto.sqs.models import sqs_backends
+from moto.utilities.arns import parse_arn
+
+from local_twin.emulator import core
+
+
+def _iso_time(value: Any) -> str:
+    """moto keeps ``time`` as epoch seconds; an event as delivered carries ``2026-11-26T08:00:00Z``."""
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(float(value), tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return str(value)
+
+
+def delivered_event(event: dict[str, Any]) -> dict[str, Any]:
+    """The event as a target receives it (without moto's bookkeeping fields)."""
+    delivered = {key: value for key, value in event.items() if key != "ingestion-time"}
+    delivered["time"] = _iso_time(delivered.get("time"))
+    return delivered
+
+
+def _payload(target: dict[str, Any], event: dict[str, Any]) -> str:
+    if "Input" in target:
+        return str(target["Input"])
+    if "InputPath" in target:
+        raise NotImplementedError("the emulator does not apply InputPath: use the whole event or InputTransformer")
+    transformer = target.get("InputTransformer")
+    if transformer:
+        transformed = EventTemplateParser.parse(
+            input_template=transformer.get("InputTemplate"),
+            input_paths_map=transformer.get("InputPathsMap", {}),
+            event=event,
+        )
+        return transformed if isinstance(transformed, str) else json.dumps(transformed)
+    return json.dumps(event)
+
+
+def _allowed(rule: Rule, function_arn: str) -> bool:
+    """Whether the function's resource policy lets EventBridge invoke it for this rule."""
+    arn = parse_arn(function_arn)
+    backend = lambda_simple_backends[arn.account][arn.region]
+    try:
+        answer = json.loads(backend.get_policy(arn.resource_id.split(":")[0], None))  # GetPolicy's response
+        policy = json.loads(answer["Policy"])
+    except Exception:  # noqa: BLE001 - moto raises its own "not found" classes; no policy means no permission
+        return False
+    for statement in policy.get("Statement", []):
+        principal = statement.get("Principal", {})
+        service = principal.get("Service") if isinstance(principal, dict) else principal
+        if statement.get("Effect") != "Allow" or service != "events.amazonaws.com":
+            continue
+        if statement.get("Action") not in ("lambda:InvokeFunction", "lambda:*"):
+            continue
+        condition = statement.get("Condition", {})
+        source = condition.get("ArnLike", {}).get("AWS:SourceArn") or condition.get("ArnEquals", {}).get(
+            "AWS:SourceArn"
+        )
+        account = condition.get("StringEquals", {}).get("AWS:SourceAccount")
+        if source in (None, rule.arn) and account in (None, rule.account_id):
+            return True
+    return False
+
+
+def _dead_letter(rule: Rule, target: dict[str, Any], event: dict[str, Any], code: str, message: str) -> None:
+    dead_letter_arn = (target.get("DeadLetterConfig") or {}).get("Arn")
+    if not dead_letter_arn:
+        return
+    send_to_queue(
+        dead_letter_arn,
+        json.dumps(event),
+        {"ERROR_CODE": code, "ERROR_MESSAGE": message, "RULE_ARN": rule.arn, "TARGET_ARN": target["Arn"]},
+    )
+
+
+def send_to_queue(queue_arn: str, body: str, attributes: dict[str, str]) -> None:
+    """An SQS message with string attributes, as AWS services put dead letters."""
+    arn = parse_arn(queue_arn)
+    sqs_backends[arn.account][arn.region].send_message(
+        queue_name=arn.resource_id,
+        message_body=body,
+        message_attributes={name: {"DataType": "String", "StringValue": value} for name, value in attributes.items()},
+    )
+
+
+def _wrap_send_to_targets(original: Callable[..., None]) -> Callable[..., None]:
+    def send_to_targets(self: Rule, original_event: dict[str, Any], transform_input: bool = True) -> None:
+        if self.state != "ENABLED" or not self.event_pattern.matches_event(original_event):
+            return
+        lambda_targets = [t for t in self.targets if parse_arn(t["Arn"]).service == "lambda"]
+        others = [t for t in self.targets if t not in lambda_targets]
+        event = delivered_event(original_event)
+        lambdas = core.active().lambdas
+        for target in lambda_targets:
+            if target["Arn"] not in lambdas:
+                _dead_letter(self, target, event, "RESOURCE_NOT_FOUND", f"function {target['Arn']} does not exist")
+            elif not _allowed(self, target["Arn"]):
+                _dead_letter(
+                    self, target, event, "NO_PERMISSIONS", "the function's resource policy does not allow this rule"
+                )
+            else:
+                lambdas.invoke_async(target["Arn"], _payload(target, event).encode())
+        if others:
+            proxy = copy.copy(self)
+            proxy.targets = others
+            original(proxy, original_event, transform_input)
+
+    return send_to_targets
+
+
+def patches() -> list[tuple[Any, str, Any]]:
+    return [(Rule, "send_to_targets", _wrap_send_to_targets(Rule.send_to_targets))]
+
+
+def compatibility_problems() -> list[str]:
+    problems = [f"Rule.{name} is gone" for name in ("send_to_targets",) if not hasattr(Rule, name)]
+    if "state" not in Rule.__init__.__code__.co_names:
+        problems.append("Rule no longer sets state")
+    return problems
