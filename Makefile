@@ -127,9 +127,8 @@ define function_package # $(1) = folder under functions/: the function's own cod
 	$(call compile_for_lambda,"$(ARTIFACTS_DIR)/$(1)")
 endef
 
-.PHONY: build-SharedLayer build-UpsertPipelineFunction build-OnModelApprovedFunction build-StartDeploymentFunction \
-	build-PipelineHelpersFunction build-OnModelRejectedFunction build-PruneDeploymentsFunction \
-	build-CleanupDeploymentsFunction
+.PHONY: build-SharedLayer build-UpsertPipelineFunction build-TrainStepsFunction build-ReconcileDeploymentsFunction \
+	build-DeployStepsFunction build-PruneDeploymentsFunction build-CleanupDeploymentsFunction
 build-SharedLayer: # Powertools, pydantic and mlops_shared, at /opt/python in Lambda
 	$(LAMBDA_PIP) --target "$(ARTIFACTS_DIR)/python" -r $(SAM_ROOT)/requirements/layer.txt
 	cd "$(ARTIFACTS_DIR)/python" && rm -rf bin $(LAMBDA_RUNTIME_PROVIDED)
@@ -137,19 +136,19 @@ build-SharedLayer: # Powertools, pydantic and mlops_shared, at /opt/python in La
 	find "$(ARTIFACTS_DIR)" -name __pycache__ -prune -exec rm -rf {} +
 	python=$$($(FIND_PYTHON) 3.13) && "$$python" -m compileall -q -j 0 --invalidation-mode unchecked-hash \
 		-x '$(LAYER_NOT_IMPORTED)' "$(ARTIFACTS_DIR)/python"
-build-UpsertPipelineFunction:
+build-UpsertPipelineFunction: # its code, plus the container scripts it uploads and the definition it creates
 	$(call function_package,upsert_pipeline)
 	mkdir -p "$(ARTIFACTS_DIR)/ml_code" "$(ARTIFACTS_DIR)/build"
 	cp $(addprefix $(SAM_ROOT)/ml_code/,$(CONTAINER_SCRIPTS)) "$(ARTIFACTS_DIR)/ml_code/"
 	cp $(SAM_ROOT)/$(DEFINITION) $(SAM_ROOT)/$(BUILD)/image-uris.json $(SAM_ROOT)/$(BUILD)/code-assets.json \
 		"$(ARTIFACTS_DIR)/build/"
 	$(call compile_for_lambda,"$(ARTIFACTS_DIR)/ml_code/__init__.py")
-build-OnModelApprovedFunction build-StartDeploymentFunction build-OnModelRejectedFunction:
-	$(call function_package,on_model_approved)
+build-TrainStepsFunction:
+	$(call function_package,training)
+build-ReconcileDeploymentsFunction build-DeployStepsFunction:
+	$(call function_package,deployments)
 build-PruneDeploymentsFunction build-CleanupDeploymentsFunction:
 	$(call function_package,deployment_janitor)
-build-PipelineHelpersFunction:
-	$(call function_package,pipeline_helpers)
 
 # `sam build` only when something it packages changed (it rebuilds everything, about a minute): the stamp depends on
 # every input of every target above.

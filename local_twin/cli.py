@@ -124,8 +124,7 @@ def keep_running_message(run: LocalRun) -> str:
             f"  aws sagemaker list-model-packages --model-package-group-name {group}",
             f"  aws sagemaker update-model-package --model-package-arn {run.summary.model_package_arn} "
             "--model-approval-status Approved",
-            f"  aws stepfunctions start-execution --state-machine-arn {run.state_machine_arn} --input "
-            "'{\"Mode\": \"train\"}'",
+            f"  aws stepfunctions start-execution --state-machine-arn {run.train_machine_arn} --input '{{}}'",
         ]
     for name, container in sorted(run.serving.endpoints.items()):
         lines.append(

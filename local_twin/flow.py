@@ -216,7 +216,8 @@ class LocalRun:
         self.stack = provision(self.aws, parameters=parameters, stack_name=STACK_NAME)
         self.bucket = self.stack.ref(self.stack.only("AWS::S3::Bucket"))
         self.kms_key_arn = self.stack.attribute(self.stack.only("AWS::KMS::Key"), "Arn")
-        self.state_machine_arn = self.stack.ref(self.stack.only("AWS::StepFunctions::StateMachine"))
+        self.train_machine_arn = self.stack.ref("TrainStateMachine")
+        self.deploy_machine_arn = self.stack.ref("DeployStateMachine")
         self.summary.resources = dict(self.stack.created)
         self.summary.resources_not_created = dict(self.stack.not_created)
         self.summary.provision_adjustments = list(self.stack.adjustments)
@@ -258,7 +259,7 @@ class LocalRun:
 
     # --- train ----------------------------------------------------------------------------------------------------
     def train(self, record: StageRecord) -> None:
-        execution_input = {"Mode": "train", "PipelineParameters": dict(self.options.pipeline_parameters)}
+        execution_input = {"PipelineParameters": dict(self.options.pipeline_parameters)}
         started = datetime.now(UTC)
         execution = self.run_execution(f"train-{self.run_id}", "train", execution_input)
         pipeline_arn = self.pipelines.last_arn
@@ -349,11 +350,11 @@ class LocalRun:
     def executions_started_by_events(self, since: datetime) -> list[str]:
         """Deploy executions started since ``since``, once the functions the events reached have finished."""
         self.aws.lambdas.wait_for_async()
-        listed = self.sfn.list_executions(stateMachineArn=self.state_machine_arn)["executions"]
+        listed = self.sfn.list_executions(stateMachineArn=self.deploy_machine_arn)["executions"]
         return [
             execution["executionArn"]
             for execution in sorted(listed, key=lambda e: e["startDate"])
-            if execution["startDate"] >= since and not execution["name"].startswith("train-")
+            if execution["startDate"] >= since
         ]
 
     # --- deploy ---------------------------------------------------------------------------------------------------
@@ -478,7 +479,7 @@ class LocalRun:
     # --- executions -----------------------------------------------------------------------------------------------
     def run_execution(self, name: str, mode: str, execution_input: Mapping[str, Any]) -> ExecutionSummary:
         started = self.sfn.start_execution(
-            stateMachineArn=self.state_machine_arn, name=name, input=json.dumps(execution_input)
+            stateMachineArn=self.train_machine_arn, name=name, input=json.dumps(execution_input)
         )
         return self.wait_for(started["executionArn"], mode)
 

@@ -13,23 +13,18 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 import mlops_shared.cloudformation as custom_resource
 from deployment_janitor.janitor import clean_up, prune
 from deployment_janitor.models import CleanupRequest, PruneRequest
+from mlops_shared import settings
 
 logger = Logger()
 PHYSICAL_ID_PREFIX = "deployment-cleanup/"
 
 
-def _env(name: str) -> str:
-    value = os.environ.get(name, "").strip()
-    if not value:
-        raise ValueError(f"environment variable {name} is not set")
-    return value
-
-
 @logger.inject_lambda_context
 @event_parser(model=PruneRequest)
 def prune_handler(event: PruneRequest, context: LambdaContext) -> dict[str, Any]:
-    keep_last = int(_env("KEEP_LAST_DEPLOYMENTS"))
-    deleted = prune(_env("STACK_NAME"), _env("ENDPOINT_NAME"), keep_last, event.Protect, boto3.client("sagemaker"))
+    env = settings.required("STACK_NAME", "ENDPOINT_NAME")
+    keep_last = settings.integer("KEEP_LAST_DEPLOYMENTS", 1, 50)
+    deleted = prune(env["STACK_NAME"], env["ENDPOINT_NAME"], keep_last, event.Protect, boto3.client("sagemaker"))
     logger.info("pruned old deployments", extra=deleted.as_dict())
     return {"Deleted": deleted.as_dict()}
 
@@ -45,10 +40,11 @@ def cleanup_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, 
     try:
         data: dict[str, str] = {}
         if request.request_type == "Delete":
+            env = settings.required("STACK_NAME", "PIPELINE_NAME")
             deleted = clean_up(
-                _env("STACK_NAME"),
-                _env("PIPELINE_NAME"),
-                _env("STATE_MACHINE_ARN"),
+                env["STACK_NAME"],
+                env["PIPELINE_NAME"],
+                settings.id_list("STATE_MACHINE_ARNS"),
                 boto3.client("sagemaker"),
                 boto3.client("application-autoscaling"),
                 boto3.client("stepfunctions"),

@@ -162,23 +162,24 @@ def _ignore_missing(call: Any, **kwargs: Any) -> bool:
 def clean_up(
     stack: str,
     pipeline_name: str,
-    state_machine_arn: str,
+    state_machine_arns: Iterable[str],
     sagemaker: SageMakerClient,
     autoscaling: ApplicationAutoScalingClient,
     sfn: SFNClient,
 ) -> Deleted:
-    """Stop deploy executions, then delete every tagged endpoint (with its scaling), config and model, and the
-    pipeline."""
+    """Stop the stack's running executions, then delete every tagged endpoint (with its scaling), config and model,
+    and the pipeline."""
     deleted = Deleted()
-    try:
-        for page in sfn.get_paginator("list_executions").paginate(
-            stateMachineArn=state_machine_arn, statusFilter="RUNNING"
-        ):
-            for execution in page.get("executions", []):
-                sfn.stop_execution(executionArn=execution["executionArn"], cause=f"stack {stack} is being deleted")
-                deleted.stopped_executions.append(execution["name"])
-    except sfn.exceptions.StateMachineDoesNotExist:
-        pass  # deleted already: nothing runs
+    for state_machine_arn in state_machine_arns:
+        try:
+            for page in sfn.get_paginator("list_executions").paginate(
+                stateMachineArn=state_machine_arn, statusFilter="RUNNING"
+            ):
+                for execution in page.get("executions", []):
+                    sfn.stop_execution(executionArn=execution["executionArn"], cause=f"stack {stack} is being deleted")
+                    deleted.stopped_executions.append(execution["name"])
+        except sfn.exceptions.StateMachineDoesNotExist:
+            pass  # deleted already: nothing runs
     for endpoint in tagged(sagemaker, "endpoint", stack):
         variants = sagemaker.describe_endpoint(EndpointName=endpoint.name).get("ProductionVariants", [])
         for variant in variants:

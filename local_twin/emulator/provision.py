@@ -20,6 +20,7 @@ from typing import Any
 from botocore.exceptions import ClientError, ParamValidationError
 
 from cfn import (
+    SUB_PATTERN,
     TEMPLATE_PATH,
     FunctionConfig,
     Resolver,
@@ -38,7 +39,6 @@ from local_twin.emulator.lambda_runtime import BUILD_DIR, FunctionSpec, LambdaSe
 NO_LOCAL_EFFECT: dict[str, str] = {
     "AWS::SNS::Subscription": "e-mail subscriptions need a mailbox",
     "AWS::KMS::Alias": "only a display name for the key",
-    "AWS::CloudWatch::Alarm": "no metrics are emitted locally",
     "AWS::ApplicationAutoScaling::ScalableTarget": "the local endpoint is a single process",
     "AWS::ApplicationAutoScaling::ScalingPolicy": "the local endpoint is a single process",
     "AWS::Logs::ResourcePolicy": "log delivery is not emulated",
@@ -56,6 +56,28 @@ IMPLICIT_ROLE = "SAM::ImplicitRole"  # not a CloudFormation type: the role SAM a
 # Not a CloudFormation type either: the inline policies of a template role, put once every resource they name exists
 # (the state machine's role names the functions, which need roles first).
 ROLE_POLICIES = "local_twin::RolePolicies"
+
+
+ALARM_PROPERTIES = (
+    "AlarmDescription",
+    "ActionsEnabled",
+    "AlarmActions",
+    "OKActions",
+    "InsufficientDataActions",
+    "MetricName",
+    "Namespace",
+    "Statistic",
+    "ExtendedStatistic",
+    "Dimensions",
+    "Period",
+    "Unit",
+    "EvaluationPeriods",
+    "DatapointsToAlarm",
+    "Threshold",
+    "ComparisonOperator",
+    "TreatMissingData",
+    "Metrics",
+)
 
 
 # The properties each creator below applies; any other property of a created resource is listed in the stack's
@@ -114,6 +136,7 @@ APPLIED_PROPERTIES: dict[str, set[str]] = {
         "RetentionPolicy",
     },
     "AWS::Events::Rule": {"Name", "EventPattern", "State", "Description", "Targets"},
+    "AWS::CloudWatch::Alarm": {"AlarmName", *ALARM_PROPERTIES},
     "AWS::Lambda::Permission": {"FunctionName", "Action", "Principal", "SourceArn", "SourceAccount"},
     "AWS::StepFunctions::StateMachine": {
         "StateMachineName",
@@ -247,23 +270,71 @@ _ORDER = (
 
 
 def _creation_order(template: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """(logical id, type) in creation order, with the roles SAM generates for functions (``<LogicalId>Role``) right
-    after the template's own roles (policies may name them), and the template roles' inline policies last but the
-    state machine (they may name any resource)."""
+    """(logical id, type) in an order CloudFormation could create them: every resource after what it references.
+
+    Two steps are split as CloudFormation's own dependency graph allows: a role is created with its trust policy
+    only and its inline policies are put once everything they name exists (``ROLE_POLICIES``); the role SAM
+    generates for a function (``<LogicalId>Role``) comes before the function, which adds its policies. Among the
+    resources ready at the same time, the ones others often reference come first (``_ORDER``).
+    """
     resources = template["Resources"]
-    entries = [(key, str(value["Type"])) for key, value in resources.items()]
-    entries += [
-        (f"{key}Role", IMPLICIT_ROLE)
-        for key, value in resources.items()
-        if value["Type"] == SAM_FUNCTION and "Role" not in value.get("Properties", {})
-    ]
-    entries += [
-        (key, ROLE_POLICIES)
-        for key, value in resources.items()
-        if value["Type"] == "AWS::IAM::Role" and value.get("Properties", {}).get("Policies")
-    ]
+    entries: dict[str, tuple[str, set[str]]] = {}  # node → (kind, what it waits for)
+    for key, value in resources.items():
+        kind = str(value["Type"])
+        properties = dict(value.get("Properties", {}))
+        if kind == "AWS::IAM::Role":
+            policies = properties.pop("Policies", None)
+            if policies:
+                entries[f"{key}/policies"] = (ROLE_POLICIES, _references(policies) | {key})
+        needs = _references(properties) | _references(value.get("Condition", "")) | set(_as_list(value.get("DependsOn")))
+        if kind == SAM_FUNCTION:
+            needs |= _references(template.get("Globals", {}).get("Function", {}))
+            if "Role" not in properties:
+                entries[f"{key}Role"] = (IMPLICIT_ROLE, set())
+                needs.add(f"{key}Role")
+        entries[key] = (kind, needs)
+    known = set(entries)
     rank = {kind: index for index, kind in enumerate(_ORDER)}
-    return sorted(entries, key=lambda entry: rank.get(entry[1], len(_ORDER)))
+    waiting = {node: {need for need in needs if need in known and need != node} for node, (_, needs) in entries.items()}
+    ordered: list[tuple[str, str]] = []
+    while waiting:
+        ready = sorted((node for node, needs in waiting.items() if not needs), key=lambda n: (rank.get(entries[n][0], len(_ORDER)), n))
+        if not ready:
+            raise ProvisionError(f"circular references between {sorted(waiting)}")
+        node = ready[0]
+        del waiting[node]
+        for needs in waiting.values():
+            needs.discard(node)
+        ordered.append((node.removesuffix("/policies"), entries[node][0]))
+    return ordered
+
+
+def _as_list(value: Any) -> list[str]:
+    if not value:
+        return []
+    return [str(value)] if isinstance(value, str) else [str(v) for v in value]
+
+
+def _references(node: Any) -> set[str]:
+    """The logical ids (and parameters) an expression references: Ref, GetAtt, and ${...} in Sub."""
+    found: set[str] = set()
+    if isinstance(node, list):
+        for item in node:
+            found |= _references(item)
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            if key == "Ref" and isinstance(value, str):
+                found.add(value)
+            elif key == "Fn::GetAtt":
+                found.add((value if isinstance(value, list) else str(value).split("."))[0])
+            elif key == "Fn::Sub":
+                text = value[0] if isinstance(value, list) else value
+                found |= {name.split(".")[0] for name in SUB_PATTERN.findall(str(text))}
+                if isinstance(value, list):
+                    found |= _references(value[1])
+            else:
+                found |= _references(value)
+    return found
 
 
 Creator = Callable[[Emulator, Stack, Resolver, str, dict[str, Any]], str]
@@ -284,6 +355,7 @@ def _creators() -> dict[str, Creator]:
         "AWS::Logs::LogGroup": _log_group,
         "AWS::Serverless::Function": _function,
         "AWS::Serverless::LayerVersion": _layer,
+        "AWS::CloudWatch::Alarm": _alarm,
         "AWS::Events::Rule": _rule,
         "AWS::Lambda::Permission": _permission,
         STATE_MACHINE: _state_machine,
@@ -537,6 +609,23 @@ def _function(emulator: Emulator, stack: Stack, resolver: Resolver, logical_id: 
     stack.values.refs[logical_id] = name
     stack.values.attributes[f"{logical_id}.Arn"] = created["FunctionArn"]
     return str(created["FunctionArn"])
+
+
+
+
+def _alarm(emulator: Emulator, stack: Stack, resolver: Resolver, logical_id: str, props: dict[str, Any]) -> str:
+    name = props.get("AlarmName") or _physical_name(stack, logical_id, limit=255)
+    arguments = {key: props[key] for key in ALARM_PROPERTIES if key in props}
+    for key in ("Period", "EvaluationPeriods", "DatapointsToAlarm"):
+        if key in arguments:
+            arguments[key] = int(arguments[key])
+    if "Threshold" in arguments:
+        arguments["Threshold"] = float(arguments["Threshold"])
+    emulator.client("cloudwatch").put_metric_alarm(AlarmName=name, **arguments)
+    arn = f"arn:aws:cloudwatch:{emulator.region}:{emulator.account_id}:alarm:{name}"
+    stack.values.refs[logical_id] = name
+    stack.values.attributes[f"{logical_id}.Arn"] = arn
+    return arn
 
 
 def _layer(emulator: Emulator, stack: Stack, resolver: Resolver, logical_id: str, props: dict[str, Any]) -> str:

@@ -18,7 +18,7 @@ Error names (what a Retry or Catch can match) -- the rule, its sources, and what
   ``SageMaker.ResourceLimitExceededException``), anything else is the v1 base class
   (``SageMaker.AmazonSageMakerException`` -- the guide's own example --, ``SNS.AmazonSNSException``), and the cause
   reads ``<message> (Service: AmazonSageMaker; Status Code: 400; Error Code: <code>; Request ID: <id>; Proxy: null)``.
-* **Lambda** (``arn:aws:states:::lambda:invoke``): a function error is the payload's ``errorType`` with the payload as
+* **Lambda** (``arn:aws:states:::lambda:invoke``, or the function's ARN as the Resource): a function error is the payload's ``errorType`` with the payload as
   cause (``Sandbox.Timedout`` for a timeout, as Lambda reports it); a payload without ``errorType`` is
   ``Lambda.Unknown`` ("The cause could not be determined because Lambda did not return an error type. Returned
   payload: ..."); an Invoke API error is ``Lambda.<Code>`` for a declared one, else ``Lambda.AWSLambdaException``.
@@ -44,7 +44,9 @@ import botocore.session
 from botocore.exceptions import ClientError
 from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
 from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEvent
+from moto.stepfunctions.parser.api import LambdaFunctionFailedEventDetails
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task_lambda import StateTaskLambda
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import StateTaskService
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_aws_sdk import (
     StateTaskServiceAwsSdk,
@@ -174,6 +176,28 @@ def _wrap_from_error(kind: str, original: Callable[..., FailureEvent]) -> Callab
     return from_error
 
 
+def _wrap_lambda_task_from_error(original: Callable[..., FailureEvent]) -> Callable[..., FailureEvent]:
+    """A Task whose Resource is the function's ARN: the same names, in a LambdaFunctionFailed history event."""
+
+    def from_error(self: Any, env: Any, ex: Exception) -> FailureEvent:
+        if isinstance(ex, lambda_eval_utils.LambdaFunctionErrorException):
+            error, cause = function_error(ex.payload)
+        elif isinstance(ex, ClientError):
+            error, cause = optimised_error("lambda", ex)
+        else:
+            return original(self, env, ex)
+        return FailureEvent(
+            env=env,
+            error_name=CustomErrorName(error),
+            event_type=HistoryEventType.LambdaFunctionFailed,
+            event_details=EventDetails(
+                lambdaFunctionFailedEventDetails=LambdaFunctionFailedEventDetails(error=error, cause=cause)
+            ),
+        )
+
+    return from_error
+
+
 def _wrap_start_execution(original: Callable[..., Any]) -> Callable[..., Any]:
     def start_execution(
         self: StepFunctionsParserBackend,
@@ -205,6 +229,7 @@ def patches() -> list[tuple[Any, str, Any]]:
         (StateTaskServiceUnsupported, "_from_error", _wrap_from_error("optimised", StateTaskServiceUnsupported._from_error)),
         (StateTaskServiceSns, "_from_error", _wrap_from_error("optimised", StateTaskServiceSns._from_error)),
         (StateTaskServiceLambda, "_from_error", _wrap_from_error("lambda", StateTaskServiceLambda._from_error)),
+        (StateTaskLambda, "_from_error", _wrap_lambda_task_from_error(StateTaskLambda._from_error)),
         (StepFunctionsParserBackend, "start_execution", _wrap_start_execution(StepFunctionsParserBackend.start_execution)),
         (
             ExecutionWorker,
@@ -225,6 +250,7 @@ def compatibility_problems() -> list[str]:
         StateTaskServiceUnsupported: ("_from_error",),
         StateTaskServiceSns: ("_from_error",),
         StateTaskServiceLambda: ("_from_error",),
+        StateTaskLambda: ("_from_error",),
         StepFunctionsParserBackend: ("start_execution",),
         ExecutionWorker: ("_get_evaluation_environment",),
     }

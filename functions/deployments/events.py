@@ -1,0 +1,66 @@
+"""Refuse what is not a model-registry event of this stack, with one sentence that says what it is instead."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.parser import ValidationError, parse
+
+from deployments.models import ModelPackageStateChange
+from mlops_shared import arns
+
+
+class InvalidEvent(ValueError):
+    """The event is not a "SageMaker Model Package State Change" of this stack's group, account and region."""
+
+
+def _envelope(event: Any) -> str | None:
+    """What a wrapped event is, named (SQS and SNS deliver EventBridge events inside their own records)."""
+    if isinstance(event, str | bytes):
+        return "the event is a string, not a JSON object: deliver the EventBridge event itself, not its text"
+    if not isinstance(event, dict):
+        return f"the event is a {type(event).__name__}, not a JSON object"
+    records = event.get("Records")
+    if isinstance(records, list) and records and isinstance(records[0], dict):
+        source = records[0].get("eventSource") or records[0].get("EventSource")
+        if source == "aws:sqs" or "body" in records[0]:
+            return (
+                "this is an SQS envelope (Records[].body), not an EventBridge event: target the function from the "
+                "EventBridge rule directly, or unwrap each body before invoking it"
+            )
+        if source == "aws:sns" or "Sns" in records[0]:
+            return (
+                "this is an SNS envelope (Records[].Sns.Message), not an EventBridge event: target the function from "
+                "the EventBridge rule directly, or unwrap each message before invoking it"
+            )
+    return None
+
+
+def parse_state_change(
+    event: Any, *, group: str, account: str, region: str
+) -> ModelPackageStateChange:
+    """The event, checked: its shape, its package's version against the ARN, its group, account and region."""
+    wrapped = _envelope(event)
+    if wrapped:
+        raise InvalidEvent(wrapped)
+    try:
+        change: ModelPackageStateChange = parse(event=event, model=ModelPackageStateChange)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in problem['loc']) or 'event'}: {problem['msg']}" for problem in error.errors()
+        )
+        raise InvalidEvent(f"not a SageMaker Model Package State Change event: {problems}") from None
+    parts = arns.model_package_parts(change.detail.model_package_arn)
+    if change.detail.model_package_group_name != group:
+        raise InvalidEvent(f"the event is for group {change.detail.model_package_group_name!r}; this stack's is {group!r}")
+    if parts["account"] != account or change.account != account:
+        raise InvalidEvent(
+            f"the event's package {change.detail.model_package_arn} (event account {change.account}) is not in account "
+            f"{account}, whose registry this stack deploys from"
+        )
+    if parts["region"] != region or change.region != region:
+        raise InvalidEvent(
+            f"the event's package {change.detail.model_package_arn} (event region {change.region}) is not in this "
+            f"stack's region {region}"
+        )
+    return change

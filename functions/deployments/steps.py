@@ -1,0 +1,352 @@
+"""The deploy state machine's decisions: plan, gate, check, finish.
+
+Each re-reads the registry and the endpoint rather than trusting what the execution was started with, so an
+execution whose package is no longer the desired one stands down honestly, and one whose package is already live
+ends without changing anything:
+
+- :func:`plan` (first state): what to do -- deploy the desired package, stand down, nothing (already live), keep or
+  delete the endpoint when no version is Approved (the template's ``WhenNoApprovedModel``) -- and the names to use;
+- :func:`gate` (before CreateEndpoint / UpdateEndpoint, and while the endpoint is busy or refused a change): may this
+  execution change the endpoint now;
+- :func:`check` (each poll of the endpoint or transform job): done, still working, or failed; a transform that
+  outlives the polls is stopped, so it bills nothing more;
+- :func:`finish` (last state of every execution): what changed -- from which version to which -- or that nothing did,
+  published to the team's topic, and returned for the execution's result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from deployments.endpoint import live
+from deployments.registry import highest_approved, version_of
+from deployments.settings import Settings, deployment_config
+from deployments.transforms import next_job_name, transform_state
+
+if TYPE_CHECKING:
+    from mypy_boto3_sagemaker import SageMakerClient
+    from mypy_boto3_sns import SNSClient
+
+SAGEMAKER_NAME_LIMIT = 63
+MAX_REFUSALS = 3
+# SageMaker's answers to a CreateEndpoint / UpdateEndpoint that cannot happen *now* (another change is in progress,
+# or a concurrent first deployment created the endpoint): worth another look at the gate, unlike any other error.
+REFUSALS = ("Cannot update in-progress endpoint", "Cannot create already existing endpoint", "already existing")
+
+
+class DeploymentFailed(Exception):
+    """The deployment cannot complete; its message is what the team is told."""
+
+
+class EndpointChangeRefused(DeploymentFailed):
+    """SageMaker kept refusing to create or update the endpoint."""
+
+
+class EndpointBusyTimedOut(DeploymentFailed):
+    """The endpoint stayed busy (another change in progress) for every poll allowed."""
+
+
+class EndpointFailed(DeploymentFailed):
+    """A new endpoint ended Failed."""
+
+
+class EndpointTimedOut(DeploymentFailed):
+    """The endpoint did not finish creating or updating within the polls allowed."""
+
+
+class TransformFailed(DeploymentFailed):
+    """The transform job ended Failed or Stopped."""
+
+
+class TransformTimedOut(DeploymentFailed):
+    """The transform job outlived the polls allowed; it was stopped."""
+
+
+@dataclass(frozen=True)
+class Clients:
+    sagemaker: SageMakerClient
+    sns: SNSClient | None = None
+
+
+def sagemaker_name(prefix: str, version: int, execution_name: str) -> str:
+    """``<prefix>-v<version>-<hash of the execution>``, cut to SageMaker's 63 characters by shortening the prefix."""
+    safe_prefix = re.sub(r"[^A-Za-z0-9-]", "-", prefix).strip("-") or "model"
+    suffix = f"-v{version}-{hashlib.sha256(execution_name.encode()).hexdigest()[:10]}"
+    return safe_prefix[: SAGEMAKER_NAME_LIMIT - len(suffix)].rstrip("-") + suffix
+
+
+def _package(arn: str | None) -> dict[str, Any] | None:
+    return {"Arn": arn, "Version": version_of(arn)} if arn else None
+
+
+# --- plan ------------------------------------------------------------------------------------------------------------
+def plan(execution_input: dict[str, Any], execution_name: str, settings: Settings, clients: Clients) -> dict[str, Any]:
+    """The execution's first state document: its plan (see the module docstring), which every later state reads, and
+    the gate's and the poll's counters."""
+    return {"Plan": _plan(execution_input, execution_name, settings, clients), "Gate": {"Polls": 0, "Refusals": 0},
+            "Check": {"Polls": 0}}
+
+
+def _plan(execution_input: dict[str, Any], execution_name: str, settings: Settings, clients: Clients) -> dict[str, Any]:
+    from deployments.models import DeployInput
+
+    request = DeployInput.model_validate(execution_input)
+    target = request.Target or settings.target
+    desired = highest_approved(settings.group, clients.sagemaker)
+    expected = request.ModelPackageArn or None
+    result: dict[str, Any] = {
+        "Target": target,
+        "ExecutionName": execution_name,
+        "Endpoint": settings.endpoint_name,
+        "Group": settings.group,
+        "PollSeconds": request.PollSeconds if request.PollSeconds is not None else settings.poll_seconds,
+        "MaxPolls": request.MaxPolls or settings.max_polls,
+        "Desired": _package(desired.arn if desired else None),
+        "Expected": _package(expected),
+        "Live": None,
+        "Names": {},
+    }
+    if target == "batch":
+        return _plan_batch(result, request.BatchInputS3Uri or settings.batch_input_prefix, settings, clients)
+    current = live(settings.endpoint_name, clients.sagemaker)
+    if current is not None:
+        result["Live"] = {"Config": current.config, **(_package(current.package_arn) or {"Arn": None, "Version": None})}
+    if desired is None:
+        if current is None:
+            return {**result, "Action": "NoChange", "Reason": f"no Approved version in group {settings.group}, and no endpoint"}
+        action = "DeleteEndpoint" if settings.when_no_approved == "DeleteEndpoint" else "KeepLastModel"
+        return {**result, "Action": action, "Reason": f"no Approved version is left in group {settings.group}"}
+    if expected and expected != desired.arn:
+        return {**result, "Action": "StandDown", "Reason": f"version {desired.version} is now the highest Approved version"}
+    if current is not None and current.package_arn == desired.arn:
+        return {**result, "Action": "AlreadyLive", "Reason": f"version {desired.version} is already live"}
+    name = sagemaker_name(settings.resource_prefix, desired.version, execution_name)
+    return {
+        **result,
+        "Action": "Deploy",
+        "Reason": f"version {desired.version} is the highest Approved version",
+        "Names": {"Model": name, "EndpointConfig": name},
+        "Package": _package(desired.arn),
+    }
+
+
+def _plan_batch(result: dict[str, Any], input_uri: str, settings: Settings, clients: Clients) -> dict[str, Any]:
+    desired, expected = result["Desired"], result["Expected"]
+    if desired is None:
+        return {**result, "Action": "NoChange", "Reason": f"no Approved version in group {settings.group}"}
+    if expected and expected["Arn"] != desired["Arn"]:
+        return {**result, "Action": "StandDown", "Reason": f"version {desired['Version']} is now the highest Approved version"}
+    state = transform_state(settings, desired["Version"], input_uri, clients.sagemaker)
+    if state.completed or state.running:
+        job = state.completed or state.running
+        return {**result, "Action": "AlreadyLive", "Reason": f"version {desired['Version']} already has transform job {job} for {input_uri}"}
+    job = next_job_name(settings, desired["Version"], input_uri, state)
+    return {
+        **result,
+        "Action": "Deploy",
+        "Reason": f"version {desired['Version']} is the highest Approved version and has not transformed {input_uri}",
+        "Names": {"Model": sagemaker_name(settings.resource_prefix, desired["Version"], result["ExecutionName"]), "Job": job},
+        "Package": desired,
+        "BatchInputS3Uri": input_uri,
+        "BatchOutputS3Uri": f"s3://{settings.artifacts_bucket}/batch/output/{job}/",
+    }
+
+
+# --- gate ------------------------------------------------------------------------------------------------------------
+def gate(plan_: dict[str, Any], previous: dict[str, Any], settings: Settings, clients: Clients) -> dict[str, Any]:
+    """Create, Update, Wait, StandDown or AlreadyLive, from the registry and the endpoint as they are now.
+
+    ``previous``: the last answer (its counters), with ``Refusal`` (a Catch's Error and Cause) if SageMaker refused
+    the change just asked for.
+    """
+    polls = int(previous.get("Polls", 0))
+    refusals = int(previous.get("Refusals", 0))
+    refusal = previous.get("Refusal")
+    if refusal is not None:
+        cause = str(refusal.get("Cause", ""))
+        if not any(marker in cause for marker in REFUSALS):
+            raise DeploymentFailed(f"{refusal.get('Error', 'error')}: {cause}")
+        refusals += 1
+        if refusals > MAX_REFUSALS:
+            raise EndpointChangeRefused(f"SageMaker refused the change {refusals} times; last answer: {cause}")
+        return {"Polls": polls + 1, "Refusals": refusals, "Action": "Wait", "Reason": f"SageMaker refused: {cause}"}
+    desired = highest_approved(settings.group, clients.sagemaker)
+    counters = {"Polls": polls, "Refusals": refusals}
+    package = plan_["Package"]
+    if desired is None:
+        return {**counters, "Action": "StandDown", "Reason": f"no Approved version is left in group {settings.group}"}
+    if desired.arn != package["Arn"]:
+        return {**counters, "Action": "StandDown", "Reason": f"version {desired.version} is now the highest Approved version"}
+    current = live(settings.endpoint_name, clients.sagemaker)
+    if current is not None and current.busy:
+        if polls >= int(plan_["MaxPolls"]):
+            raise EndpointBusyTimedOut(
+                f"endpoint {settings.endpoint_name} stayed {current.status} for {polls} polls; version "
+                f"{package['Version']} was not deployed"
+            )
+        return {**counters, "Polls": polls + 1, "Action": "Wait", "Reason": f"the endpoint is {current.status}"}
+    if current is not None and current.package_arn == package["Arn"]:
+        return {**counters, "Action": "AlreadyLive", "Reason": f"version {package['Version']} went live meanwhile"}
+    action = "Create" if current is None else "Update"
+    return {**counters, "Action": action, "Reason": plan_["Reason"], "DeploymentConfig": deployment_config()}
+
+
+# --- check -----------------------------------------------------------------------------------------------------------
+def check(plan_: dict[str, Any], previous: dict[str, Any], clients: Clients) -> dict[str, Any]:
+    """One poll of what this execution waits for: ``Done`` false (poll again) or true with the ``Outcome``."""
+    polls = int(previous.get("Polls", 0)) + 1
+    if plan_["Target"] == "batch":
+        return _check_transform(plan_, polls, clients)
+    endpoint = clients.sagemaker.describe_endpoint(EndpointName=plan_["Endpoint"])
+    status = endpoint["EndpointStatus"]
+    if status == "Failed":
+        raise EndpointFailed(f"endpoint {plan_['Endpoint']} failed: {endpoint.get('FailureReason', 'no reason given')}")
+    if status != "InService":
+        if polls >= int(plan_["MaxPolls"]):
+            raise EndpointTimedOut(f"endpoint {plan_['Endpoint']} still {status} after {polls} polls")
+        return {"Done": False, "Polls": polls, "Status": status}
+    config = endpoint["EndpointConfigName"]
+    if config == plan_["Names"]["EndpointConfig"]:
+        return {"Done": True, "Polls": polls, "Outcome": "Deployed"}
+    previous_config = (plan_.get("Live") or {}).get("Config")
+    if config == previous_config:
+        reason = endpoint.get("FailureReason") or "SageMaker rolled the update back"
+        return {"Done": True, "Polls": polls, "Outcome": "RolledBack", "Reason": reason}
+    return {"Done": True, "Polls": polls, "Outcome": "Superseded", "Reason": f"endpoint config {config} went live"}
+
+
+def _check_transform(plan_: dict[str, Any], polls: int, clients: Clients) -> dict[str, Any]:
+    job = plan_["Names"]["Job"]
+    described = clients.sagemaker.describe_transform_job(TransformJobName=job)
+    status = described["TransformJobStatus"]
+    if status == "Completed":
+        return {"Done": True, "Polls": polls, "Outcome": "Transformed"}
+    if status in ("Failed", "Stopped"):
+        raise TransformFailed(f"transform job {job} {status}: {described.get('FailureReason') or 'no reason given'}")
+    if polls >= int(plan_["MaxPolls"]):
+        clients.sagemaker.stop_transform_job(TransformJobName=job)  # nothing keeps running, or billing, after this
+        raise TransformTimedOut(f"transform job {job} still {status} after {polls} polls: stopped")
+    return {"Done": False, "Polls": polls, "Status": status}
+
+
+# --- finish ----------------------------------------------------------------------------------------------------------
+def _version_text(package: dict[str, Any] | None) -> str:
+    return f"version {package['Version']}" if package and package.get("Version") else "no model"
+
+
+def _links(region: str, execution_arn: str, package: dict[str, Any] | None) -> str:
+    console = f"https://{region}.console.aws.amazon.com"
+    lines = [f"Execution: {console}/states/home?region={region}#/v2/executions/details/{execution_arn}"]
+    if package and package.get("Arn"):
+        lines.append(f"Model package: {package['Arn']}")
+    return "\n".join(lines)
+
+
+def finish(execution_arn: str, state: dict[str, Any], topic_arn: str, region: str, clients: Clients) -> dict[str, Any]:
+    """Tell the team what this execution changed, and return it (``Failed``: the execution ends in a Fail state).
+
+    ``state``: the execution's state document as far as it got (Plan, Gate, Check, and Failure from a Catch).
+    """
+    plan_ = state.get("Plan")
+    gate_ = state.get("Gate") if (state.get("Gate") or {}).get("Action") else None
+    check_ = state.get("Check") if (state.get("Check") or {}).get("Done") else None
+    outcome = describe_outcome(plan_, check_, gate_, state.get("Failure"))
+    package = (plan_ or {}).get("Package") or (plan_ or {}).get("Desired")
+    message = f"{outcome['Message']}\n\n{_links(region, execution_arn, package)}"
+    if clients.sns is not None:
+        clients.sns.publish(TopicArn=topic_arn, Subject=outcome["Subject"][:100], Message=message)
+    return {**outcome, "Message": message}
+
+
+def describe_outcome(
+    plan_: dict[str, Any] | None,
+    check_: dict[str, Any] | None,
+    gate_: dict[str, Any] | None,
+    failure: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """Subject, message and outcome of an execution, from what its states recorded."""
+    plan_ = plan_ or {}
+    endpoint = plan_.get("Endpoint", "the endpoint")
+    live_text = _version_text(plan_.get("Live"))
+    package = plan_.get("Package") or plan_.get("Desired")
+    if failure is not None:
+        error, cause = str(failure.get("Error", "Error")), _readable(failure.get("Cause", ""))
+        target = _version_text(package)
+        return _failed(error, cause, f"Deployment of {target} failed: {error}: {cause}. {endpoint} still serves {live_text}.")
+    action = plan_.get("Action")
+    if action == "Deploy" and check_ is not None:
+        result = check_.get("Outcome")
+        if result == "Deployed":
+            return _done(
+                "Deployed",
+                f"Model {_version_text(package)} deployed to the endpoint",
+                f"Endpoint {endpoint} now serves {_version_text(package)} (was: {live_text}).",
+            )
+        if result == "Transformed":
+            job = plan_["Names"]["Job"]
+            return _done(
+                "Transformed",
+                f"Batch transform of {_version_text(package)} completed",
+                f"Transform job {job} scored {plan_.get('BatchInputS3Uri')} with {_version_text(package)}; output at "
+                f"{plan_.get('BatchOutputS3Uri')}.",
+            )
+        if result == "RolledBack":
+            reason = check_.get("Reason", "")
+            return _failed(
+                "EndpointRolledBack",
+                reason,
+                f"Deployment of {_version_text(package)} was rolled back by SageMaker: {reason}. {endpoint} still "
+                f"serves {live_text}.",
+            )
+        return _done(
+            "NoChange",
+            f"No change by this deployment of {_version_text(package)}",
+            f"Nothing changed by this execution: {check_.get('Reason', '')}.",
+        )
+    if gate_ is not None and gate_.get("Action") in ("StandDown", "AlreadyLive"):
+        return _done(
+            "StoodDown" if gate_["Action"] == "StandDown" else "NoChange",
+            f"No change: {_version_text(package)} not deployed by this execution",
+            f"Nothing changed on {endpoint} (it serves {live_text}): {gate_.get('Reason', '')}.",
+        )
+    if action == "KeepLastModel":
+        return _done(
+            "KeptLastModel",
+            "No Approved model left: the endpoint keeps its model",
+            f"{plan_.get('Reason')}: {endpoint} keeps serving {live_text} (WhenNoApprovedModel=KeepLastModel). "
+            "Approve a version to replace it.",
+        )
+    if action == "DeleteEndpoint":
+        return _done(
+            "EndpointDeleted",
+            "No Approved model left: the endpoint was deleted",
+            f"{plan_.get('Reason')}: endpoint {endpoint} was deleted (it served {live_text}; "
+            "WhenNoApprovedModel=DeleteEndpoint).",
+        )
+    status = "StoodDown" if action == "StandDown" else "NoChange"
+    return _done(status, f"No change: {plan_.get('Reason', 'nothing to do')}", f"Nothing changed: {plan_.get('Reason')}.")
+
+
+def _done(outcome: str, subject: str, message: str) -> dict[str, Any]:
+    return {"Outcome": outcome, "Failed": False, "Subject": subject, "Message": message, "Error": "", "Cause": ""}
+
+
+def _failed(error: str, cause: str, message: str) -> dict[str, Any]:
+    return {"Outcome": "Failed", "Failed": True, "Subject": "Deployment failed", "Message": message, "Error": error,
+            "Cause": cause}
+
+
+def _readable(cause: Any) -> str:
+    """A Lambda error's cause is its JSON error document: its message is what a person reads."""
+    text = str(cause)
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        return text
+    if isinstance(parsed, dict) and "errorMessage" in parsed:
+        return str(parsed["errorMessage"])
+    return text
