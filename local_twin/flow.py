@@ -66,9 +66,7 @@ class Options:
     port: int = 0
 
 
-def run_flow(
-    options: Options, reporter: Reporter, after: Callable[[LocalRun], None] | None = None
-) -> Summary:
+def run_flow(options: Options, reporter: Reporter, after: Callable[[LocalRun], None] | None = None) -> Summary:
     """Run every stage; the summary says how far it got and why it stopped.
 
     ``after``: called with the run while the emulated account is still up (``--keep-running`` waits there).
@@ -223,7 +221,11 @@ class LocalRun:
         self.summary.provision_adjustments = list(self.stack.adjustments)
         with self.options.data.open("rb") as data:
             self.s3.put_object(
-                Bucket=self.bucket, Key=DATA_KEY, Body=data, ServerSideEncryption="aws:kms", SSEKMSKeyId=self.kms_key_arn
+                Bucket=self.bucket,
+                Key=DATA_KEY,
+                Body=data,
+                ServerSideEncryption="aws:kms",
+                SSEKMSKeyId=self.kms_key_arn,
             )
         record.detail = f"{len(self.stack.created)} resources; data at s3://{self.bucket}/{DATA_KEY}"
 
@@ -337,7 +339,9 @@ class LocalRun:
         )
         self.describe_package(package_arn)
         self.deploy_executions = self.executions_started_by_events(started)
-        sent = [event for event in self.aws.model_package_events.sent if event["detail"]["ModelPackageArn"] == package_arn]
+        sent = [
+            event for event in self.aws.model_package_events.sent if event["detail"]["ModelPackageArn"] == package_arn
+        ]
         if sent:
             (self.options.output_dir / "approval-event.json").write_text(json.dumps(sent[-1], indent=2) + "\n")
         self.summary.approval_event_matched_rule = bool(self.deploy_executions)

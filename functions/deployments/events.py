@@ -36,9 +36,7 @@ def _envelope(event: Any) -> str | None:
     return None
 
 
-def parse_state_change(
-    event: Any, *, group: str, account: str, region: str
-) -> ModelPackageStateChange:
+def parse_state_change(event: Any, *, group: str, account: str, region: str) -> ModelPackageStateChange:
     """The event, checked: its shape, its package's version against the ARN, its group, account and region."""
     wrapped = _envelope(event)
     if wrapped:
@@ -52,7 +50,9 @@ def parse_state_change(
         raise InvalidEvent(f"not a SageMaker Model Package State Change event: {problems}") from None
     parts = arns.model_package_parts(change.detail.model_package_arn)
     if change.detail.model_package_group_name != group:
-        raise InvalidEvent(f"the event is for group {change.detail.model_package_group_name!r}; this stack's is {group!r}")
+        raise InvalidEvent(
+            f"the event is for group {change.detail.model_package_group_name!r}; this stack's is {group!r}"
+        )
     if parts["account"] != account or change.account != account:
         raise InvalidEvent(
             f"the event's package {change.detail.model_package_arn} (event account {change.account}) is not in account "

@@ -71,17 +71,24 @@ def reconcile(
             f"no Approved version left in group {settings.group}; endpoint {settings.endpoint_name} serves "
             f"version {current.version} ({settings.when_no_approved})"
         )
-        return starter.start_once(base, None, reason)
+        # Keeping the last model changes nothing: once an execution told the team so, the transition is done.
+        return starter.start_once(base, None, reason, done_when_succeeded=settings.when_no_approved == "KeepLastModel")
     if desired.arn == live_package:
-        return Outcome("no-change", f"version {desired.version} is the highest Approved and already live", desired.arn,
-                       desired.version)
+        return Outcome(
+            "no-change",
+            f"version {desired.version} is the highest Approved and already live",
+            desired.arn,
+            desired.version,
+        )
     was = f"version {current.version}" if current and current.version else "nothing"
     base = f"deploy-v{desired.version}-{_digest(desired.arn, current.config if current else '')}"
     reason = f"version {desired.version} is the highest Approved; the endpoint serves {was}"
     return starter.start_once(base, desired, reason)
 
 
-def _reconcile_batch(settings: Settings, desired: Package | None, starter: _Starter, sagemaker: SageMakerClient) -> Outcome:
+def _reconcile_batch(
+    settings: Settings, desired: Package | None, starter: _Starter, sagemaker: SageMakerClient
+) -> Outcome:
     if desired is None:
         return Outcome("no-change", f"no Approved version in group {settings.group}: nothing to transform")
     state = transform_state(settings, desired.version, settings.batch_input_prefix, sagemaker)
@@ -104,12 +111,17 @@ class _Starter:
     trigger: str
     sfn: SFNClient
 
-    def start_once(self, base: str, desired: Package | None, reason: str) -> Outcome:
-        """Start the transition's execution unless one runs; a finished one (failed, stood down) gets a retry."""
-        return _start_once(self, base, desired, reason)
+    def start_once(
+        self, base: str, desired: Package | None, reason: str, *, done_when_succeeded: bool = False
+    ) -> Outcome:
+        """Start the transition's execution unless one runs. A finished one is retried -- it failed, or stood down
+        for a version since rejected -- unless ``done_when_succeeded`` and it succeeded."""
+        return _start_once(self, base, desired, reason, done_when_succeeded)
 
 
-def _start_once(starter: _Starter, base: str, desired: Package | None, reason: str) -> Outcome:
+def _start_once(
+    starter: _Starter, base: str, desired: Package | None, reason: str, done_when_succeeded: bool
+) -> Outcome:
     package_arn = desired.arn if desired else ""
     version = desired.version if desired else None
     sfn = starter.sfn
@@ -128,9 +140,12 @@ def _start_once(starter: _Starter, base: str, desired: Package | None, reason: s
                 # caller's, so a race ends in ExecutionAlreadyExists, never in a second "started".
                 started = sfn.start_execution(stateMachineArn=starter.state_machine_arn, name=name, input=payload)
             except sfn.exceptions.ExecutionAlreadyExists:
-                return Outcome("already-running", f"{reason}; another reconciler started {name}", package_arn or None,
-                               version, arn)
+                return Outcome(
+                    "already-running", f"{reason}; another reconciler started {name}", package_arn or None, version, arn
+                )
             return Outcome("started", reason, package_arn or None, version, started["executionArn"])
         if status == "RUNNING":
             return Outcome("already-running", f"{reason}; {name} is running", package_arn or None, version, arn)
+        if status == "SUCCEEDED" and done_when_succeeded:
+            return Outcome("no-change", f"{reason}; {name} already handled it", package_arn or None, version, arn)
     raise RuntimeError(f"{MAX_ATTEMPTS} executions of {base} already ran and none reached the desired state")

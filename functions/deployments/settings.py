@@ -64,7 +64,9 @@ def deployment_config(environ: Mapping[str, str] | None = None) -> dict[str, obj
     all-at-once traffic shifting, a baking period, and auto-rollback on the template's CloudWatch alarms."""
     mode = settings.text("TRAFFIC_SHIFTING_MODE", environ).upper()
     if mode not in TRAFFIC_MODES:
-        raise settings.ConfigurationError(f"TRAFFIC_SHIFTING_MODE must be one of {', '.join(TRAFFIC_MODES)}, got {mode!r}")
+        raise settings.ConfigurationError(
+            f"TRAFFIC_SHIFTING_MODE must be one of {', '.join(TRAFFIC_MODES)}, got {mode!r}"
+        )
     routing: dict[str, object] = {
         "Type": mode,
         "WaitIntervalInSeconds": settings.integer("TRAFFIC_WAIT_SECONDS", 0, 3600, environ),

@@ -87,8 +87,11 @@ def _package(arn: str | None) -> dict[str, Any] | None:
 def plan(execution_input: dict[str, Any], execution_name: str, settings: Settings, clients: Clients) -> dict[str, Any]:
     """The execution's first state document: its plan (see the module docstring), which every later state reads, and
     the gate's and the poll's counters."""
-    return {"Plan": _plan(execution_input, execution_name, settings, clients), "Gate": {"Polls": 0, "Refusals": 0},
-            "Check": {"Polls": 0}}
+    return {
+        "Plan": _plan(execution_input, execution_name, settings, clients),
+        "Gate": {"Polls": 0, "Refusals": 0},
+        "Check": {"Polls": 0},
+    }
 
 
 def _plan(execution_input: dict[str, Any], execution_name: str, settings: Settings, clients: Clients) -> dict[str, Any]:
@@ -117,11 +120,19 @@ def _plan(execution_input: dict[str, Any], execution_name: str, settings: Settin
         result["Live"] = {"Config": current.config, **(_package(current.package_arn) or {"Arn": None, "Version": None})}
     if desired is None:
         if current is None:
-            return {**result, "Action": "NoChange", "Reason": f"no Approved version in group {settings.group}, and no endpoint"}
+            return {
+                **result,
+                "Action": "NoChange",
+                "Reason": f"no Approved version in group {settings.group}, and no endpoint",
+            }
         action = "DeleteEndpoint" if settings.when_no_approved == "DeleteEndpoint" else "KeepLastModel"
         return {**result, "Action": action, "Reason": f"no Approved version is left in group {settings.group}"}
     if expected and expected != desired.arn:
-        return {**result, "Action": "StandDown", "Reason": f"version {desired.version} is now the highest Approved version"}
+        return {
+            **result,
+            "Action": "StandDown",
+            "Reason": f"version {desired.version} is now the highest Approved version",
+        }
     if current is not None and current.package_arn == desired.arn:
         return {**result, "Action": "AlreadyLive", "Reason": f"version {desired.version} is already live"}
     name = sagemaker_name(settings.resource_prefix, desired.version, execution_name)
@@ -139,17 +150,28 @@ def _plan_batch(result: dict[str, Any], input_uri: str, settings: Settings, clie
     if desired is None:
         return {**result, "Action": "NoChange", "Reason": f"no Approved version in group {settings.group}"}
     if expected and expected["Arn"] != desired["Arn"]:
-        return {**result, "Action": "StandDown", "Reason": f"version {desired['Version']} is now the highest Approved version"}
+        return {
+            **result,
+            "Action": "StandDown",
+            "Reason": f"version {desired['Version']} is now the highest Approved version",
+        }
     state = transform_state(settings, desired["Version"], input_uri, clients.sagemaker)
     if state.completed or state.running:
         job = state.completed or state.running
-        return {**result, "Action": "AlreadyLive", "Reason": f"version {desired['Version']} already has transform job {job} for {input_uri}"}
+        return {
+            **result,
+            "Action": "AlreadyLive",
+            "Reason": f"version {desired['Version']} already has transform job {job} for {input_uri}",
+        }
     job = next_job_name(settings, desired["Version"], input_uri, state)
     return {
         **result,
         "Action": "Deploy",
         "Reason": f"version {desired['Version']} is the highest Approved version and has not transformed {input_uri}",
-        "Names": {"Model": sagemaker_name(settings.resource_prefix, desired["Version"], result["ExecutionName"]), "Job": job},
+        "Names": {
+            "Model": sagemaker_name(settings.resource_prefix, desired["Version"], result["ExecutionName"]),
+            "Job": job,
+        },
         "Package": desired,
         "BatchInputS3Uri": input_uri,
         "BatchOutputS3Uri": f"s3://{settings.artifacts_bucket}/batch/output/{job}/",
@@ -180,7 +202,11 @@ def gate(plan_: dict[str, Any], previous: dict[str, Any], settings: Settings, cl
     if desired is None:
         return {**counters, "Action": "StandDown", "Reason": f"no Approved version is left in group {settings.group}"}
     if desired.arn != package["Arn"]:
-        return {**counters, "Action": "StandDown", "Reason": f"version {desired.version} is now the highest Approved version"}
+        return {
+            **counters,
+            "Action": "StandDown",
+            "Reason": f"version {desired.version} is now the highest Approved version",
+        }
     current = live(settings.endpoint_name, clients.sagemaker)
     if current is not None and current.busy:
         if polls >= int(plan_["MaxPolls"]):
@@ -276,7 +302,9 @@ def describe_outcome(
     if failure is not None:
         error, cause = str(failure.get("Error", "Error")), _readable(failure.get("Cause", ""))
         target = _version_text(package)
-        return _failed(error, cause, f"Deployment of {target} failed: {error}: {cause}. {endpoint} still serves {live_text}.")
+        return _failed(
+            error, cause, f"Deployment of {target} failed: {error}: {cause}. {endpoint} still serves {live_text}."
+        )
     action = plan_.get("Action")
     if action == "Deploy" and check_ is not None:
         result = check_.get("Outcome")
@@ -317,18 +345,20 @@ def describe_outcome(
         return _done(
             "KeptLastModel",
             "No Approved model left: the endpoint keeps its model",
-            f"{plan_.get('Reason')}: {endpoint} keeps serving {live_text} (WhenNoApprovedModel=KeepLastModel). "
+            f"{_capitalized(plan_.get('Reason'))}: {endpoint} keeps serving {live_text} (WhenNoApprovedModel=KeepLastModel). "
             "Approve a version to replace it.",
         )
     if action == "DeleteEndpoint":
         return _done(
             "EndpointDeleted",
             "No Approved model left: the endpoint was deleted",
-            f"{plan_.get('Reason')}: endpoint {endpoint} was deleted (it served {live_text}; "
+            f"{_capitalized(plan_.get('Reason'))}: endpoint {endpoint} was deleted (it served {live_text}; "
             "WhenNoApprovedModel=DeleteEndpoint).",
         )
     status = "StoodDown" if action == "StandDown" else "NoChange"
-    return _done(status, f"No change: {plan_.get('Reason', 'nothing to do')}", f"Nothing changed: {plan_.get('Reason')}.")
+    return _done(
+        status, f"No change: {plan_.get('Reason', 'nothing to do')}", f"Nothing changed: {plan_.get('Reason')}."
+    )
 
 
 def _done(outcome: str, subject: str, message: str) -> dict[str, Any]:
@@ -336,8 +366,14 @@ def _done(outcome: str, subject: str, message: str) -> dict[str, Any]:
 
 
 def _failed(error: str, cause: str, message: str) -> dict[str, Any]:
-    return {"Outcome": "Failed", "Failed": True, "Subject": "Deployment failed", "Message": message, "Error": error,
-            "Cause": cause}
+    return {
+        "Outcome": "Failed",
+        "Failed": True,
+        "Subject": "Deployment failed",
+        "Message": message,
+        "Error": error,
+        "Cause": cause,
+    }
 
 
 def _readable(cause: Any) -> str:
@@ -350,3 +386,8 @@ def _readable(cause: Any) -> str:
     if isinstance(parsed, dict) and "errorMessage" in parsed:
         return str(parsed["errorMessage"])
     return text
+
+
+def _capitalized(text: Any) -> str:
+    value = str(text or "")
+    return value[:1].upper() + value[1:]

@@ -25,6 +25,8 @@ def model_package_parts(arn: str) -> dict[str, str]:
     """Partition, region, account, group and version of a model-package (version) ARN; ValueError if it is none."""
     match = _MODEL_PACKAGE.match(arn)
     if match is None:
-        raise ValueError(f"{arn!r} is not a model package version ARN (arn:aws:sagemaker:<region>:<account>:"
-                         "model-package/<group>/<version>)")
+        raise ValueError(
+            f"{arn!r} is not a model package version ARN (arn:aws:sagemaker:<region>:<account>:"
+            "model-package/<group>/<version>)"
+        )
     return match.groupdict()

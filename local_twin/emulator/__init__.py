@@ -16,6 +16,7 @@ implemented, so an extension should go); a test fails loudly on any entry.
 
 from __future__ import annotations
 
+import logging
 import tempfile
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -94,6 +95,11 @@ def start(
     ``log_dir``: where each function's output goes (``<function>.log``, as its CloudWatch log group would hold it);
     a temporary folder when not given.
     """
+    # moto warns on every optimised SageMaker task it forwards to its SageMaker ("unsupported"): the emulator relies
+    # on exactly that forwarding, so the warning says nothing.
+    logging.getLogger(
+        "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_unsupported"
+    ).setLevel(logging.ERROR)
     problems = moto_compatibility_problems()
     if problems:
         raise RuntimeError("moto changed under local_twin.emulator: " + "; ".join(problems))

@@ -21,10 +21,11 @@ import copy
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from moto.awslambda_simple.models import lambda_simple_backends
-from moto.events.models import EventTemplateParser, Rule
+from moto.events.models import Rule
+from moto.events.utils import EventTemplateParser
 from moto.sqs.models import sqs_backends
 from moto.utilities.arns import parse_arn
 
@@ -55,7 +56,7 @@ def _payload(target: dict[str, Any], event: dict[str, Any]) -> str:
         transformed = EventTemplateParser.parse(
             input_template=transformer.get("InputTemplate"),
             input_paths_map=transformer.get("InputPathsMap", {}),
-            event=event,
+            event=cast(Any, event),
         )
         return transformed if isinstance(transformed, str) else json.dumps(transformed)
     return json.dumps(event)
@@ -110,7 +111,7 @@ def send_to_queue(queue_arn: str, body: str, attributes: dict[str, str]) -> None
 
 def _wrap_send_to_targets(original: Callable[..., None]) -> Callable[..., None]:
     def send_to_targets(self: Rule, original_event: dict[str, Any], transform_input: bool = True) -> None:
-        if self.state != "ENABLED" or not self.event_pattern.matches_event(original_event):
+        if self.state != "ENABLED" or not self.event_pattern.matches_event(cast(Any, original_event)):
             return
         lambda_targets = [t for t in self.targets if parse_arn(t["Arn"]).service == "lambda"]
         others = [t for t in self.targets if t not in lambda_targets]

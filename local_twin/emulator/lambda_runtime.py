@@ -115,6 +115,7 @@ class InvocationRecord:
     error_message: str | None
     cold_start: bool
     seconds: float
+    response: Any = None  # the decoded payload the function returned (or its error document)
 
 
 def python_for(runtime: str, runtime_dir: Path = RUNTIME_DIR) -> Path:
@@ -151,10 +152,16 @@ class _RuntimeApi(http.server.ThreadingHTTPServer):
         self.worker = worker
         super().__init__(("127.0.0.1", 0), _RuntimeApiHandler)
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        return  # a worker killed mid-request (timeout, shutdown) resets its connection: expected, not news
+
 
 class _RuntimeApiHandler(http.server.BaseHTTPRequestHandler):
     server: _RuntimeApi
     protocol_version = "HTTP/1.1"
+    # Headers and body go out as separate writes: with Nagle's algorithm each answer would wait ~40 ms for the
+    # client's delayed ACK (make bench measured 88 ms per invocation before, under 5 ms after).
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's signature
         return  # the runtime polls constantly; its requests are not news
@@ -264,8 +271,8 @@ class _Worker:
         for pending in waiting:
             if not pending.result.done():
                 error = self._init_error or _error(
-                    "Runtime.ExitError", f"RequestId: {pending.request_id} Error: Runtime exited with error: "
-                    f"exit status {code}"
+                    "Runtime.ExitError",
+                    f"RequestId: {pending.request_id} Error: Runtime exited with error: exit status {code}",
                 )
                 pending.result.set_result((error, "Unhandled"))
 
@@ -391,6 +398,7 @@ class LambdaRuntime:
                     error_message=error.get("errorMessage") if function_error else None,
                     cold_start=cold,
                     seconds=result.seconds,
+                    response=_decoded(body),
                 )
             )
         return result
@@ -407,8 +415,9 @@ class LambdaRuntime:
                     idle.busy = True
                     return idle, False
                 if len(workers) < MAX_WORKERS_PER_FUNCTION:
-                    worker = _Worker(spec, self._environment(spec), python_for(spec.runtime, self.runtime_dir),
-                                     self._log(spec))
+                    worker = _Worker(
+                        spec, self._environment(spec), python_for(spec.runtime, self.runtime_dir), self._log(spec)
+                    )
                     worker.busy = True
                     workers.append(worker)
                     return worker, True
@@ -432,9 +441,7 @@ class LambdaRuntime:
             "LANG": "en_US.UTF-8",
             "TZ": ":UTC",
             "PYTHONDONTWRITEBYTECODE": "1",  # Lambda's /var/task and /opt are read-only
-            "LOCAL_TWIN_SYS_PATH": os.pathsep.join(
-                [str(spec.code_dir), *layers, str(self.runtime_dir / "python")]
-            ),
+            "LOCAL_TWIN_SYS_PATH": os.pathsep.join([str(spec.code_dir), *layers, str(self.runtime_dir / "python")]),
             "LAMBDA_TASK_ROOT": str(spec.code_dir),
             "LAMBDA_RUNTIME_DIR": str(self.runtime_dir / "python"),
             "_HANDLER": spec.handler,
@@ -559,4 +566,6 @@ def patches() -> list[tuple[Any, str, Any]]:
 def compatibility_problems() -> list[str]:
     from moto.awslambda_simple.models import LambdaSimpleBackend
 
-    return [f"LambdaSimpleBackend.{a} is gone" for a in ("invoke", "get_function") if not hasattr(LambdaSimpleBackend, a)]
+    return [
+        f"LambdaSimpleBackend.{a} is gone" for a in ("invoke", "get_function") if not hasattr(LambdaSimpleBackend, a)
+    ]

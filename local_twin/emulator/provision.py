@@ -286,7 +286,9 @@ def _creation_order(template: Mapping[str, Any]) -> list[tuple[str, str]]:
             policies = properties.pop("Policies", None)
             if policies:
                 entries[f"{key}/policies"] = (ROLE_POLICIES, _references(policies) | {key})
-        needs = _references(properties) | _references(value.get("Condition", "")) | set(_as_list(value.get("DependsOn")))
+        needs = (
+            _references(properties) | _references(value.get("Condition", "")) | set(_as_list(value.get("DependsOn")))
+        )
         if kind == SAM_FUNCTION:
             needs |= _references(template.get("Globals", {}).get("Function", {}))
             if "Role" not in properties:
@@ -298,7 +300,10 @@ def _creation_order(template: Mapping[str, Any]) -> list[tuple[str, str]]:
     waiting = {node: {need for need in needs if need in known and need != node} for node, (_, needs) in entries.items()}
     ordered: list[tuple[str, str]] = []
     while waiting:
-        ready = sorted((node for node, needs in waiting.items() if not needs), key=lambda n: (rank.get(entries[n][0], len(_ORDER)), n))
+        ready = sorted(
+            (node for node, needs in waiting.items() if not needs),
+            key=lambda n: (rank.get(entries[n][0], len(_ORDER)), n),
+        )
         if not ready:
             raise ProvisionError(f"circular references between {sorted(waiting)}")
         node = ready[0]
@@ -609,8 +614,6 @@ def _function(emulator: Emulator, stack: Stack, resolver: Resolver, logical_id: 
     stack.values.refs[logical_id] = name
     stack.values.attributes[f"{logical_id}.Arn"] = created["FunctionArn"]
     return str(created["FunctionArn"])
-
-
 
 
 def _alarm(emulator: Emulator, stack: Stack, resolver: Resolver, logical_id: str, props: dict[str, Any]) -> str:

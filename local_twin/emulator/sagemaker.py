@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -159,7 +160,8 @@ class Deployments:
         self.endpoint_runner: EndpointRunner | None = None
         self.transform_runner: TransformRunner | None = None
         self._endpoints: dict[str, tuple[Any, str | None, list[Any]]] = {}
-        # Every CreateEndpoint / UpdateEndpoint accepted, in order: endpoint, config and DeploymentConfig.
+        # Every CreateEndpoint / UpdateEndpoint accepted, in order: endpoint, config, DeploymentConfig, and when the
+        # change started and ended (``Finished``: its report, or at once without a runner).
         self.endpoint_requests: list[dict[str, Any]] = []
         self._jobs: dict[str, Any] = {}
         self._lock = threading.Lock()
@@ -179,6 +181,7 @@ class Deployments:
     def _endpoint_changed(self, endpoint: Any, previous_config: str | None, previous_variants: list[Any]) -> None:
         fault = core.active().faults._take_endpoint()
         if self.endpoint_runner is None and fault is None:
+            self._finished(endpoint.endpoint_name)
             return
         with self._lock:
             self._endpoints[endpoint.endpoint_name] = (endpoint, previous_config, previous_variants)
@@ -209,9 +212,16 @@ class Deployments:
         with self._lock:
             return sorted(self._endpoints)
 
+    def _finished(self, endpoint_name: str) -> None:
+        for request in reversed(self.endpoint_requests):
+            if request["EndpointName"] == endpoint_name and request.get("Finished") is None:
+                request["Finished"] = time.monotonic()
+                return
+
     def report_endpoint(self, endpoint_name: str, failure_reason: str = "") -> None:
         """The endpoint serves its new config (no reason), or failed: a new endpoint is ``Failed``, an update rolls
         back to the previous config and stays ``InService`` with the reason, as SageMaker does."""
+        self._finished(endpoint_name)
         with self._lock:
             endpoint, previous_config, previous_variants = self._endpoints.pop(endpoint_name)
             endpoint.failure_reason = failure_reason or None
@@ -316,8 +326,10 @@ def _update_model_package(
     if approval_description is not None:
         package.approval_description = approval_description
     if customer_metadata_properties:
-        package.customer_metadata_properties = {**(package.customer_metadata_properties or {}),
-                                                **customer_metadata_properties}
+        package.customer_metadata_properties = {
+            **(package.customer_metadata_properties or {}),
+            **customer_metadata_properties,
+        }
     for key in customer_metadata_properties_to_remove or []:
         (package.customer_metadata_properties or {}).pop(key, None)
     if additional_inference_specifications_to_add:
@@ -395,6 +407,8 @@ def _update_endpoint(
             "EndpointName": endpoint_name,
             "EndpointConfigName": endpoint_config_name,
             "DeploymentConfig": deployment_config,
+            "Started": time.monotonic(),
+            "Finished": None,
         }
     )
     endpoint.endpoint_config_name = endpoint_config_name
@@ -414,6 +428,8 @@ def _wrap_create_endpoint(original: Callable[..., Any]) -> Callable[..., Any]:
                 "EndpointName": endpoint.endpoint_name,
                 "EndpointConfigName": endpoint.endpoint_config_name,
                 "DeploymentConfig": None,
+                "Started": time.monotonic(),
+                "Finished": None,
             }
         )
         core.active().deployments._endpoint_changed(endpoint, None, [])
@@ -541,7 +557,11 @@ def patches() -> list[tuple[Any, str, Any]]:
         (SageMakerResponse, "stop_pipeline_execution", _response_stop_pipeline_execution),
         (SageMakerResponse, "stop_transform_job", _response_stop_transform_job),
         (backend, "start_pipeline_execution", _wrap_start_pipeline_execution(backend.start_pipeline_execution)),
-        (backend, "describe_pipeline_execution", _wrap_describe_pipeline_execution(backend.describe_pipeline_execution)),
+        (
+            backend,
+            "describe_pipeline_execution",
+            _wrap_describe_pipeline_execution(backend.describe_pipeline_execution),
+        ),
         (SageMakerResponse, "create_model", _wrap_create_model(SageMakerResponse.create_model)),
         (backend, "create_endpoint", _wrap_create_endpoint(backend.create_endpoint)),
         (backend, "create_transform_job", _wrap_create_transform_job(backend.create_transform_job)),
@@ -575,18 +595,20 @@ def compatibility_problems() -> list[str]:
     }
     for cls, attributes in expected.items():
         problems.extend(
-            f"{cls.__name__}.{a} is gone"
-            for a in attributes
-            if not hasattr(cls, a) and a not in cls.__init__.__code__.co_names
+            f"{cls.__name__}.{a} is gone" for a in attributes if not hasattr(cls, a) and a not in _assigned_by(cls)
         )
     for attribute in ("pipeline_execution_status", "pipeline_execution_failure_reason", "client_request_token"):
-        if attribute not in FakePipelineExecution.__init__.__code__.co_names:
+        if attribute not in _assigned_by(FakePipelineExecution):
             problems.append(f"FakePipelineExecution no longer sets {attribute}")
     for cls, names in (
         (FakeEndpoint, ("endpoint_status", "failure_reason", "endpoint_config_name", "production_variants")),
         (FakeTransformJob, ("transform_job_status", "failure_reason", "transform_end_time", "last_modified_time")),
     ):
-        problems.extend(
-            f"{cls.__name__} no longer sets {name}" for name in names if name not in cls.__init__.__code__.co_names
-        )
+        problems.extend(f"{cls.__name__} no longer sets {name}" for name in names if name not in _assigned_by(cls))
     return problems
+
+
+def _assigned_by(cls: type) -> tuple[str, ...]:
+    """The names a class's ``__init__`` uses (its attributes among them)."""
+    init: Any = vars(cls).get("__init__") or getattr(cls, "__init__")  # noqa: B009 - mypy refuses cls.__init__
+    return tuple(init.__code__.co_names)

@@ -18,8 +18,9 @@ Error names (what a Retry or Catch can match) -- the rule, its sources, and what
   ``SageMaker.ResourceLimitExceededException``), anything else is the v1 base class
   (``SageMaker.AmazonSageMakerException`` -- the guide's own example --, ``SNS.AmazonSNSException``), and the cause
   reads ``<message> (Service: AmazonSageMaker; Status Code: 400; Error Code: <code>; Request ID: <id>; Proxy: null)``.
-* **Lambda** (``arn:aws:states:::lambda:invoke``, or the function's ARN as the Resource): a function error is the payload's ``errorType`` with the payload as
-  cause (``Sandbox.Timedout`` for a timeout, as Lambda reports it); a payload without ``errorType`` is
+* **Lambda** (``arn:aws:states:::lambda:invoke``, or the function's ARN as the Resource): a function error is the
+  payload's ``errorType`` with the payload as cause (``Sandbox.Timedout`` for a timeout, as Lambda reports it); a
+  payload without ``errorType`` is
   ``Lambda.Unknown`` ("The cause could not be determined because Lambda did not return an error type. Returned
   payload: ..."); an Invoke API error is ``Lambda.<Code>`` for a declared one, else ``Lambda.AWSLambdaException``.
 
@@ -42,11 +43,10 @@ from typing import Any
 
 import botocore.session
 from botocore.exceptions import ClientError
+from moto.stepfunctions.parser.api import HistoryEventType, LambdaFunctionFailedEventDetails, TaskFailedEventDetails
 from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
 from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEvent
-from moto.stepfunctions.parser.api import LambdaFunctionFailedEventDetails
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
-from moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task_lambda import StateTaskLambda
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import StateTaskService
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_aws_sdk import (
     StateTaskServiceAwsSdk,
@@ -60,7 +60,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_unsupported import (
     StateTaskServiceUnsupported,
 )
-from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task_lambda import StateTaskLambda
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
@@ -80,7 +80,9 @@ OPTIMISED_SERVICES: dict[str, tuple[str, str, str, str]] = {
     "sns": ("sns", "SNS", "AmazonSNSException", "AmazonSNS"),
     "lambda": ("lambda", "Lambda", "AWSLambdaException", "AWSLambda"),
 }
-LAMBDA_UNKNOWN_CAUSE = "The cause could not be determined because Lambda did not return an error type. Returned payload: "
+LAMBDA_UNKNOWN_CAUSE = (
+    "The cause could not be determined because Lambda did not return an error type. Returned payload: "
+)
 
 
 class UnnamedService(LookupError):
@@ -152,7 +154,7 @@ def _failure(task: Any, env: Any, error: str, cause: str) -> FailureEvent:
         env=env,
         error_name=CustomErrorName(error),
         event_type=HistoryEventType.TaskFailed,
-        event_details=EventDetails(
+        event_details=EventDetails(  # type: ignore[typeddict-item]  # moto's TypedDict lists every kind as required
             taskFailedEventDetails=TaskFailedEventDetails(
                 error=error,
                 cause=cause,
@@ -190,7 +192,7 @@ def _wrap_lambda_task_from_error(original: Callable[..., FailureEvent]) -> Calla
             env=env,
             error_name=CustomErrorName(error),
             event_type=HistoryEventType.LambdaFunctionFailed,
-            event_details=EventDetails(
+            event_details=EventDetails(  # type: ignore[typeddict-item]  # as above
                 lambdaFunctionFailedEventDetails=LambdaFunctionFailedEventDetails(error=error, cause=cause)
             ),
         )
@@ -226,11 +228,19 @@ def _wrap_evaluation_environment(original: Callable[..., Any]) -> Callable[..., 
 def patches() -> list[tuple[Any, str, Any]]:
     return [
         (StateTaskServiceAwsSdk, "_from_error", _wrap_from_error("aws-sdk", StateTaskServiceAwsSdk._from_error)),
-        (StateTaskServiceUnsupported, "_from_error", _wrap_from_error("optimised", StateTaskServiceUnsupported._from_error)),
+        (
+            StateTaskServiceUnsupported,
+            "_from_error",
+            _wrap_from_error("optimised", StateTaskServiceUnsupported._from_error),
+        ),
         (StateTaskServiceSns, "_from_error", _wrap_from_error("optimised", StateTaskServiceSns._from_error)),
         (StateTaskServiceLambda, "_from_error", _wrap_from_error("lambda", StateTaskServiceLambda._from_error)),
         (StateTaskLambda, "_from_error", _wrap_lambda_task_from_error(StateTaskLambda._from_error)),
-        (StepFunctionsParserBackend, "start_execution", _wrap_start_execution(StepFunctionsParserBackend.start_execution)),
+        (
+            StepFunctionsParserBackend,
+            "start_execution",
+            _wrap_start_execution(StepFunctionsParserBackend.start_execution),
+        ),
         (
             ExecutionWorker,
             "_get_evaluation_environment",
@@ -240,11 +250,13 @@ def patches() -> list[tuple[Any, str, Any]]:
 
 
 def dict_patches() -> list[tuple[dict[str, str], dict[str, str]]]:
-    return [(StateTaskService._SERVICE_NAME_SFN_TO_BOTO_OVERRIDES, {"applicationautoscaling": "application-autoscaling"})]
+    return [
+        (StateTaskService._SERVICE_NAME_SFN_TO_BOTO_OVERRIDES, {"applicationautoscaling": "application-autoscaling"})
+    ]
 
 
 def compatibility_problems() -> list[str]:
-    problems = []
+    problems: list[str] = []
     expected = {
         StateTaskServiceAwsSdk: ("_from_error", "_get_sfn_resource", "_get_sfn_resource_type"),
         StateTaskServiceUnsupported: ("_from_error",),

@@ -1,9 +1,9 @@
 """``python -m local_twin.pipeline_runner``: run the rendered definition on this machine.
 
 The command does what the upsert Lambda and SageMaker do in AWS, with local values: fill the deploy tokens (through
-mlops_shared.deploy_tokens, the one implementation), upload the code assets (mlops_shared.code_assets) and any local files
-given with --upload, start the SageMaker API in-process (moto) with the model package group, then run the execution
-and write its record to --output.
+mlops_shared.deploy_tokens, the one implementation), upload the code assets (mlops_shared.code_assets) and any local
+files given with --upload, start the SageMaker API in-process (moto) with the model package group, then run the
+execution and write its record to --output.
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from local_twin.images import ImageError, local_image
 from local_twin.pipeline_runner.expressions import (
     EXECUTION_VARIABLES,
     ExpressionError,
@@ -19,7 +20,6 @@ from local_twin.pipeline_runner.expressions import (
     condition_parts,
     references,
 )
-from local_twin.images import ImageError, local_image
 from local_twin.pipeline_runner.properties import validate_property_path
 
 SUPPORTED_STEP_TYPES = ("Processing", "Training", "Condition", "RegisterModel", "Model", "Transform", "Fail")

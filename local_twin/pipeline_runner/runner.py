@@ -35,6 +35,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from local_twin.images import LocalImage
 from local_twin.pipeline_runner.definition import (
     DefinitionError,
     ParameterValue,
@@ -48,7 +49,6 @@ from local_twin.pipeline_runner.expressions import (
     evaluate,
     evaluate_condition,
 )
-from local_twin.images import LocalImage
 from local_twin.pipeline_runner.properties import resolve_property
 from local_twin.pipeline_runner.steps import (
     Executor,

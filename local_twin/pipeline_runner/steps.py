@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from local_twin.pipeline_runner.definition import StepSpec
 from local_twin.images import ImageError, LocalImage, local_image
+from local_twin.pipeline_runner.definition import StepSpec
 from local_twin.storage import ObjectStore, S3Store, StoreError, download_prefix, upload_directory
 
 if TYPE_CHECKING:

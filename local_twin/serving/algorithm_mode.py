@@ -160,13 +160,12 @@ def parse_csv(payload: bytes) -> np.ndarray[Any, np.dtype[np.float64]]:
         return np.array(rows).astype(float)
     except Exception as exc:  # noqa: BLE001 - the container wraps every parse failure in one message (415)
         raise ContentError(
-            "Loading csv data failed with Exception, please ensure data is in csv format:\n"
-            f" {type(exc)}\n {exc}"
+            f"Loading csv data failed with Exception, please ensure data is in csv format:\n {type(exc)}\n {exc}"
         ) from exc
 
 
 def parse_libsvm(payload: bytes) -> csr_matrix:
-    """``serve_utils._get_sparse_matrix_from_libsvm``: ``index:value`` tokens; a token without ":" (a label) is skipped."""
+    """``serve_utils._get_sparse_matrix_from_libsvm``: ``index:value`` tokens; one without ":" (a label) is skipped."""
     try:
         text = payload.strip().decode("utf-8")
         rows: list[int] = []
@@ -182,8 +181,7 @@ def parse_libsvm(payload: bytes) -> csr_matrix:
         return csr_matrix((np.array(values).astype(float), (np.array(rows), np.array(cols).astype(int))))
     except Exception as exc:  # noqa: BLE001 - the container wraps every parse failure in one message (415)
         raise ContentError(
-            "Loading libsvm data failed with Exception, please ensure data is in libsvm format:\n"
-            f" {type(exc)}\n {exc}"
+            f"Loading libsvm data failed with Exception, please ensure data is in libsvm format:\n {type(exc)}\n {exc}"
         ) from exc
 
 
@@ -265,8 +263,7 @@ def create_app(model_dir: Path, environ: Mapping[str, str] | None = None) -> Fla
             accept = default_accept
         elif accept not in SUPPORTED_ACCEPTS:
             message = (
-                f"Accept type {accept} is not supported. Please use supported accept types: "
-                f"{list(SUPPORTED_ACCEPTS)}."
+                f"Accept type {accept} is not supported. Please use supported accept types: {list(SUPPORTED_ACCEPTS)}."
             )
             return text(message, http.HTTPStatus.NOT_ACCEPTABLE)
         body = encode(predictions.tolist(), accept, batch)  # _EncoderMissing propagates: Flask's 500, as the image's

@@ -204,8 +204,7 @@ def run_transform(spec: TransformSpec, container_url: str, s3: S3Client) -> Tran
         records = _records(body.decode("utf-8"), spec.split_type)
         predictions = _predict_all(container_url, spec, key, records)
         lines = [
-            _output_record(spec, record, prediction)
-            for record, prediction in zip(records, predictions, strict=True)
+            _output_record(spec, record, prediction) for record, prediction in zip(records, predictions, strict=True)
         ]
         separator = "\n" if spec.assemble_with == "Line" else ""
         out_key = output_key_for(in_prefix, key, out_prefix)

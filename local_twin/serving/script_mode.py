@@ -156,7 +156,9 @@ def create_app(model_dir: Path, code_dir: Path, environ: Mapping[str, str] | Non
     environ = os.environ if environ is None else environ
     program = environ.get("SAGEMAKER_PROGRAM")
     if not program:
-        raise UserModuleError("SAGEMAKER_PROGRAM is not set: that is algorithm mode (local_twin.serving.algorithm_mode)")
+        raise UserModuleError(
+            "SAGEMAKER_PROGRAM is not set: that is algorithm mode (local_twin.serving.algorithm_mode)"
+        )
     install_code(environ.get("SAGEMAKER_SUBMIT_DIRECTORY", str(code_dir)), code_dir)
     transformer = Transformer(import_user_module(program, code_dir))
     model = transformer.model_fn(str(model_dir))
@@ -173,7 +175,7 @@ def create_app(model_dir: Path, code_dir: Path, environ: Mapping[str, str] | Non
         accept = request.headers.get("Accept")
         if not accept or accept == "*/*":
             accept = default_accept
-        data: str | bytes = request.get_data(as_text=content_type in UTF8_TYPES)
+        data: str | bytes = request.get_data(as_text=True) if content_type in UTF8_TYPES else request.get_data()
         # Any exception propagates to Flask: a 500 with Werkzeug's page, as the image's error_wrapper makes it.
         return _as_response(transformer.transform(model, data, content_type, accept))
 

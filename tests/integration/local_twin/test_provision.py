@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from local_twin.provision import Emulator, Stack, provision, running_emulator
 from cfn import TEMPLATE_PATH, load_template
+from local_twin.provision import Emulator, Stack, provision, running_emulator
 
 PARAMETERS = {
     "PrivateSubnetIds": "subnet-0a1b2c3d4e5f60001,subnet-0a1b2c3d4e5f60002",

@@ -1,5 +1,6 @@
 """The real rendered definition (build/pipeline-definition.json) on data/abalone.csv, prepared exactly as the CLI
-and the upsert Lambda prepare it: tokens filled by mlops_shared.deploy_tokens, code uploaded from mlops_shared.code_assets."""
+and the upsert Lambda prepare it: tokens filled by mlops_shared.deploy_tokens, code uploaded from
+mlops_shared.code_assets."""
 
 from __future__ import annotations
 

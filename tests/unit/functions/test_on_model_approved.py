@@ -8,9 +8,9 @@ from typing import Any, Literal
 import boto3
 import pytest
 from aws_lambda_powertools.utilities.parser import ValidationError
-
 from on_model_approved import app
 from on_model_approved.deployment import WrongModelPackageGroup, execution_name
+
 from tests.unit.functions.conftest import REGION, STATE_MACHINE_ARN
 
 ApprovalStatus = Literal["Approved", "PendingManualApproval", "Rejected"]

@@ -7,10 +7,10 @@ from typing import Any
 
 import boto3
 import pytest
-
-from mlops_shared.pipeline_names import PARAMETER_DEFAULTS
 from pipeline_helpers import app
 from pipeline_helpers.helpers import sagemaker_name
+
+from mlops_shared.pipeline_names import PARAMETER_DEFAULTS
 from tests.unit.functions.conftest import REGION
 
 LoadEvent = Callable[[str], dict[str, Any]]

@@ -8,11 +8,11 @@ from typing import Any
 
 import boto3
 import pytest
+from on_model_approved.rejection import newest_approved, redeploy_execution_name
+from pipeline_helpers.rollout import deployment_config
 
 import mlops_shared.cloudformation as custom_resource
 from deployment_janitor import app as janitor_app
-from on_model_approved.rejection import newest_approved, redeploy_execution_name
-from pipeline_helpers.rollout import deployment_config
 from tests.unit.functions.conftest import REGION
 
 LoadEvent = Callable[[str], dict[str, Any]]

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from moto.events.models import EventPattern  # imported here: urllib3 probes IPv6 with a socket on first import
 
+from cfn import TemplateValues, load_template, rule_pattern
 from local_twin.cli import (
     DATA_ENV_VAR,
     DEFAULT_DATA,
@@ -26,7 +27,6 @@ from local_twin.cli import (
     record_failure,
     resolve_data_path,
 )
-from cfn import TemplateValues, load_template, rule_pattern
 
 
 @pytest.fixture
