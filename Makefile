@@ -11,6 +11,8 @@ CHECKOV_VENV := .venv-checkov
 PY := $(VENV)/bin/python
 BUILD := build
 DEFINITION := $(BUILD)/pipeline-definition.json
+BUILT := .aws-sam/build/.built# stamp of the last `sam build` (see "SAM" below)
+LAMBDA_RUNTIME := $(BUILD)/lambda-runtime# python3.13 and the runtime's boto3 (see "SAM" below)
 ARGS ?=
 
 .PHONY: help
@@ -78,13 +80,15 @@ definition: $(DEFINITION) ## Render build/pipeline-definition.json and build/ima
 
 # --- checks ---------------------------------------------------------------------------------------------------------
 .PHONY: lint
-lint: $(VENV)/.installed ## ruff (lint + format check) and mypy
+lint: $(VENV)/.installed ## ruff (lint + format check), mypy, and the import contracts (.importlinter)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports --no-cache
 
 .PHONY: test
-test: lint $(DEFINITION) $(SAM_VENV)/.installed security ## Every check: lint, types, security gates, all test tiers
+# The integration and e2e tiers run the packages `sam build` made, under python3.13, beside the runtime's boto3.
+test: lint $(DEFINITION) $(BUILT) $(LAMBDA_RUNTIME)/.installed security ## Every check: lint, types, security gates, all test tiers
 	$(VENV)/bin/pytest; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: the suite is broken" >&2; fi; exit $$rc
 
@@ -107,7 +111,7 @@ LAMBDA_RUNTIME_PROVIDED := boto3 boto3-* botocore botocore-* s3transfer s3transf
 	urllib3-* dateutil python_dateutil-* six.py six-*
 # The container scripts the upsert function uploads (content-addressed, mlops_shared.code_assets). Never pipeline.py or
 # render.py: they import the SageMaker SDK.
-CONTAINER_SCRIPTS := __init__.py preprocess.py train.py evaluate.py
+CONTAINER_SCRIPTS := __init__.py preprocess.py train.py evaluate.py abalone_features.py inference.py
 FIND_PYTHON := $(SAM_ROOT)/tools/find-python
 
 # Bytecode for Lambda's python3.13, shipped in every package: Lambda's code directories are read-only, so without it
@@ -152,7 +156,6 @@ build-PruneDeploymentsFunction build-CleanupDeploymentsFunction:
 
 # `sam build` only when something it packages changed (it rebuilds everything, about a minute): the stamp depends on
 # every input of every target above.
-BUILT := .aws-sam/build/.built
 FUNCTION_SOURCES := $(shell find functions -name '*.py' -not -path '*/__pycache__/*')
 
 $(BUILT): template.yaml Makefile requirements/layer.txt $(FUNCTION_SOURCES) $(ML_CODE) $(DEFINITION) \
@@ -166,7 +169,6 @@ build: $(BUILT) ## Render the pipeline definition, then `sam build` (offline, no
 
 # The python3.13 Lambda runtime the emulator runs the built functions in: the interpreter (found by tools/find-python)
 # and what the runtime provides beside it (requirements/lambda-runtime.txt), as in AWS's /var/runtime.
-LAMBDA_RUNTIME := $(BUILD)/lambda-runtime
 $(LAMBDA_RUNTIME)/.installed: requirements/lambda-runtime.txt | $(VENV)/.installed
 	@python=$$(tools/find-python 3.13) && \
 	rm -rf $(LAMBDA_RUNTIME) && mkdir -p $(LAMBDA_RUNTIME)/bin && ln -s "$$python" $(LAMBDA_RUNTIME)/bin/python3.13 && \
@@ -181,7 +183,7 @@ lambda-runtime: $(LAMBDA_RUNTIME)/.installed ## The python3.13 Lambda runtime th
 validate: $(SAM_VENV)/.installed ## `sam validate --lint` (cfn-lint) on template.yaml
 	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(SAM) validate --lint --template template.yaml
 
-# --- security gates (README "How it stays secure") -------------------------------------------------------------
+# --- security gates (docs/security.md) -------------------------------------------------------------
 # Pinned and offline: cfn-lint + cfn-lint-serverless (.venv), sam validate (.venv-sam), checkov (.venv-checkov),
 # cfn-guard and the IAM simulator (npm, package-lock.json; test-only, never shipped), project checks (.venv).
 SECURITY_BUILD := $(BUILD)/security
@@ -239,14 +241,11 @@ data: ## Download the abalone data set from the UCI repository to data/abalone.c
 	mv "$$tmp/abalone.csv" data/abalone.csv && \
 	echo "data/abalone.csv: $$(wc -l < data/abalone.csv) rows"
 
-# --- benchmarks (README "Performance") --------------------------------------------------------------------------
-# Not part of `make test`: timings belong in a table beside their goals, never in a test's assertion. `sam build`
-# runs first (ARGS= keeps the bench's options away from it) so the Lambda figures are of what would deploy; the data
-# set is downloaded if neither $ABALONE_DATA nor data/abalone.csv gives it.
+# --- benchmarks (docs/performance.md) --------------------------------------------------------------------------
+# Not part of `make test`: timings belong in a table beside their goals, never in a test's assertion. The Lambda
+# figures are of the packages `sam build` made, run by the python3.13 runtime, as they would deploy.
 .PHONY: bench
-bench: $(VENV)/.installed $(RENDER_VENV)/.installed $(DEFINITION) ## Measure against the goals → build/bench/results.json (ARGS="--runs 5 --make-test")
-	@test -n "$$ABALONE_DATA" || test -f data/abalone.csv || $(MAKE) --no-print-directory data
-	$(MAKE) --no-print-directory build ARGS=
+bench: $(VENV)/.installed $(RENDER_VENV)/.installed $(DEFINITION) $(BUILT) $(LAMBDA_RUNTIME)/.installed ## Measure against the goals → build/bench/results.json (ARGS="--runs 5 --make-test")
 	$(PY) -m bench $(ARGS)
 
 .PHONY: clean

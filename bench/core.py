@@ -209,7 +209,7 @@ def render_table(figures: Sequence[Figure], specs: Mapping[str, FigureSpec]) -> 
 
 
 def markdown_table(figures: Sequence[Figure], specs: Mapping[str, FigureSpec]) -> str:
-    """The same rows as a Markdown table (for README "Performance")."""
+    """The same rows as a Markdown table (for docs/performance.md)."""
     lines = ["| Figure | Median | Min–max (runs) | Goal | |", "| --- | ---: | ---: | --- | --- |"]
     for name, value, spread, goal, mark in table_rows(figures, specs):
         lines.append(f"| `{name}` | {value} | {spread} | {goal} | {mark} |")

@@ -1,14 +1,25 @@
-"""Each Lambda function as ``sam build`` packaged it: the handler module's cold import, and the unzipped size.
+"""Each Lambda function as ``sam build`` packaged it: the handler module's cold import, and the unzipped sizes.
 
-Cold import: ``python -X importtime -c "import <handler module>"`` in a fresh interpreter, with the built package
-first on ``sys.path`` and the project .venv's site-packages after it. boto3 is not in the package (Lambda's runtime
-provides it), so it comes from .venv, as it would come from the runtime. The figure is the sum of the cumulative
-import times of the top-level imports the handler module triggers (interpreter start-up excluded).
+Cold import, as Lambda runs it: a fresh Lambda runtime interpreter (python3.13, found by ``tools/find-python 3.13``,
+started with ``-S`` so none of that interpreter's own site-packages are seen) whose ``sys.path`` is what it is in
+Lambda and in the emulator's workers (local_twin/emulator/lambda_bootstrap.py): the built function package
+(/var/task), the ``python`` folders of its layers (/opt/python) and ``build/lambda-runtime/python`` (/var/runtime:
+the runtime's own boto3 and awslambdaric, at the runtime's versions; nothing else). The runtime interface client's
+bootstrap (``awslambdaric.bootstrap``) is imported first, as Lambda has it loaded before it imports the handler; then
+a marker line; then ``importlib.import_module(<handler module>)`` and the handler attribute is looked up. The figure
+is the sum of the cumulative ``-X importtime`` times of the top-level imports after the marker: what the handler
+import costs, interpreter start-up and the runtime's own imports excluded. The process runs in the package folder
+with ``PYTHONDONTWRITEBYTECODE=1`` (Lambda's code folders are read-only) and the function's environment from the
+template.
 
-Lambda runs python3.13; this machine has only python3.11 (no Docker). Pure-Python code is run from the built package
-byte for byte, but its compiled extensions are cp313 builds a 3.11 interpreter cannot load. So the import runs from a
-copy of the package (build/bench/lambda-py311/<Function>) in which each cp313 extension gets the cp311 build of the
-same distribution and version from .venv beside it; a version mismatch is refused rather than measured.
+``cold_import`` imports the packages as built, with the python3.13 bytecode the build ships;
+``cold_import_without_bytecode`` imports copies of the same packages without their ``__pycache__`` folders
+(build/bench/lambda-source/), so every module is compiled on import: the difference is what the shipped bytecode
+saves on every cold start.
+
+Sizes: the bytes of every file of each function's package and of each layer (10^6-byte MB), and each function's
+package plus its layers against Lambda's quota of 250 MB unzipped, function and layers together (262,144,000 bytes,
+the figure Lambda's error quotes).
 """
 
 from __future__ import annotations
@@ -17,25 +28,37 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bench.core import FigureSpec, Measurement
-from bench.paths import BUILD_DIR, REPO_ROOT, SAM_BUILD_DIR, VENV_PYTHON, BenchError, run_timed
+from bench.paths import BUILD_DIR, LAMBDA_RUNTIME_DIR, REPO_ROOT, SAM_BUILD_DIR, BenchError, run_timed
 
 COLD_IMPORT_GOAL_MS = 150.0
 SIZE_GOAL_MB = 10.0
+LAMBDA_UNZIPPED_LIMIT_BYTES = 262_144_000  # "Unzipped size must be smaller than 262144000 bytes" (250 MB quota)
+SIZE_LIMIT_GOAL_PERCENT = 100.0
 MARKER = "bench: handler import starts"
+RUNTIME_BOOTSTRAP = "awslambdaric.bootstrap"  # what Lambda's python3.13 runtime has imported before the handler
+LAMBDA_PYTHON = "3.13"
+FIND_PYTHON = REPO_ROOT / "tools" / "find-python"
+SOURCE_COPIES = BUILD_DIR / "lambda-source"
+SAM_FUNCTION = "AWS::Serverless::Function"
+SAM_LAYER = "AWS::Serverless::LayerVersion"
+PLACEHOLDER = "bench-placeholder:"  # what an unresolvable !Ref / !GetAtt becomes when the template is read offline
 IMPORTTIME_LINE = re.compile(r"^import time:\s+(\d+)\s+\|\s+(\d+)\s+\|( *)(\S+)\s*$")
-EXTENSION_313 = re.compile(r"^(?P<stem>.+)\.cpython-313-(?P<platform>[^.]+)\.so$")
-DIST_INFO = re.compile(r"^(?P<name>.+)-(?P<version>[^-]+)\.dist-info$")
+SETUP_HINT = "run `make build lambda-runtime` (make bench does)"
 
 
+# --- figures -------------------------------------------------------------------------------------------------------
 def cold_import_spec(function: str) -> FigureSpec:
     return FigureSpec(
-        f"lambda.{function}.cold_import", "ms", COLD_IMPORT_GOAL_MS, description="python -X importtime, handler"
+        f"lambda.{function}.cold_import",
+        "ms",
+        COLD_IMPORT_GOAL_MS,
+        description="python3.13 -X importtime, handler module, built package with its bytecode",
     )
 
 
@@ -43,14 +66,135 @@ def cold_import_cpu_spec(function: str) -> FigureSpec:
     return FigureSpec(
         f"lambda.{function}.cold_import_cpu",
         "ms",
-        description="CPU time of the import process minus a bare interpreter's (shutdown included)",
+        description="CPU time of the import process minus the same process without the handler import",
+    )
+
+
+def without_bytecode_spec(function: str) -> FigureSpec:
+    return FigureSpec(
+        f"lambda.{function}.cold_import_without_bytecode",
+        "ms",
+        description="the same import from copies of the packages without __pycache__ (every module compiled)",
     )
 
 
 def size_spec(function: str) -> FigureSpec:
-    return FigureSpec(f"lambda.{function}.unzipped_size", "MB", SIZE_GOAL_MB, description="sam build output")
+    return FigureSpec(
+        f"lambda.{function}.unzipped_size", "MB", SIZE_GOAL_MB, description="sam build output, the function's package"
+    )
 
 
+def layer_size_spec(layer: str) -> FigureSpec:
+    return FigureSpec(f"lambda.{layer}.unzipped_size", "MB", description="sam build output, the layer")
+
+
+def size_limit_spec(function: str) -> FigureSpec:
+    return FigureSpec(
+        f"lambda.{function}.share_of_size_limit",
+        "%",
+        SIZE_LIMIT_GOAL_PERCENT,
+        description="package + its layers, unzipped, of Lambda's 250 MB (262,144,000 bytes) quota",
+    )
+
+
+# --- the template --------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Handler:
+    """A function's ``Handler``: ``deployments.app.step_handler`` → module ``deployments.app``, ``step_handler``."""
+
+    module: str
+    attribute: str
+
+
+def functions_in_template(template: Mapping[str, Any]) -> dict[str, Handler]:
+    """Logical id → handler, for every ``AWS::Serverless::Function`` of the template (in template order)."""
+    functions = {}
+    for logical_id, resource in template.get("Resources", {}).items():
+        if resource.get("Type") == SAM_FUNCTION:
+            handler = str(resource.get("Properties", {}).get("Handler", ""))
+            module, _, attribute = handler.rpartition(".")
+            if not module or not attribute:
+                raise BenchError(f"{logical_id}: handler {handler!r} is not <module>.<attribute>")
+            functions[logical_id] = Handler(module, attribute)
+    return functions
+
+
+def template_layers(function_layers: Iterable[str], template: Mapping[str, Any]) -> list[str]:
+    """The logical ids of the template's own layers among a function's resolved ``Layers`` (read with placeholders:
+    ``!Ref SharedLayer`` is ``bench-placeholder:SharedLayer``). A layer from outside the template (an ARN) is not in
+    the build, so its size and code cannot be counted: an error, rather than a figure that leaves it out."""
+    resources = template.get("Resources", {})
+    layers = []
+    for layer in function_layers:
+        logical_id = layer.removeprefix(PLACEHOLDER)
+        if not layer.startswith(PLACEHOLDER) or resources.get(logical_id, {}).get("Type") != SAM_LAYER:
+            raise BenchError(f"layer {layer} is not built by sam build from this template: it cannot be measured")
+        layers.append(logical_id)
+    return layers
+
+
+@dataclass(frozen=True)
+class LambdaFunction:
+    """One function as the bench imports it: its handler, package, layers and environment."""
+
+    logical_id: str
+    handler: Handler
+    code_dir: Path
+    layers: tuple[str, ...]
+    environment: dict[str, str]
+
+
+def read_functions(
+    template: Mapping[str, Any], build_dir: Path, parameters: Mapping[str, str], region: str
+) -> list[LambdaFunction]:
+    """Every function of the template, with its configuration as SAM merges Globals (``parameters`` for those the
+    template gives no default; the defaults for the rest)."""
+    from cfn import TemplateValues, function_config
+
+    values = TemplateValues(region=region, parameters=dict(parameters), placeholder=lambda name: f"{PLACEHOLDER}{name}")
+    functions = []
+    for logical_id, handler in functions_in_template(template).items():
+        config = function_config(template, logical_id, values)
+        if config.runtime != f"python{LAMBDA_PYTHON}":
+            raise BenchError(f"{logical_id} runs {config.runtime}; the bench runs python{LAMBDA_PYTHON} only")
+        functions.append(
+            LambdaFunction(
+                logical_id=logical_id,
+                handler=handler,
+                code_dir=build_dir / logical_id,
+                layers=tuple(template_layers(config.layers, template)),
+                environment=lambda_environment(logical_id, config.environment, config.memory_mb, region),
+            )
+        )
+    return functions
+
+
+def lambda_environment(logical_id: str, variables: Mapping[str, str], memory_mb: int, region: str) -> dict[str, str]:
+    """What the process sees: Lambda's reserved variables (as the emulator's workers set them), throw-away
+    credentials and no config files (nothing at import time may reach AWS), and the template's variables."""
+    return {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "LANG": "en_US.UTF-8",
+        "TZ": ":UTC",
+        "PYTHONDONTWRITEBYTECODE": "1",  # Lambda's /var/task and /opt are read-only
+        "AWS_EXECUTION_ENV": f"AWS_Lambda_python{LAMBDA_PYTHON}",
+        "AWS_LAMBDA_FUNCTION_NAME": logical_id,
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory_mb),
+        "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        **variables,
+    }
+
+
+# --- import-time output --------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ImportRecord:
     self_us: int
@@ -87,88 +231,42 @@ def heaviest(records: Iterable[ImportRecord], count: int = 5) -> list[ImportReco
     return sorted(records, key=lambda record: record.self_us, reverse=True)[:count]
 
 
+# --- sizes ---------------------------------------------------------------------------------------------------------
 def unzipped_size_bytes(package_dir: Path) -> int:
     """Bytes of every regular file in the package, as Lambda counts the unzipped deployment package."""
     return sum(path.stat().st_size for path in package_dir.rglob("*") if path.is_file() and not path.is_symlink())
 
 
-def functions_in_template(template: Mapping[str, Any]) -> dict[str, str]:
-    """Logical id → handler module (``on_model_approved.app.lambda_handler`` → ``on_model_approved.app``)."""
-    functions = {}
-    for logical_id, resource in template.get("Resources", {}).items():
-        if resource.get("Type") == "AWS::Serverless::Function":
-            handler = str(resource.get("Properties", {}).get("Handler", ""))
-            module, _, attribute = handler.rpartition(".")
-            if not module or not attribute:
-                raise BenchError(f"{logical_id}: handler {handler!r} is not <module>.<function>")
-            functions[logical_id] = module
-    return functions
+def share_of_limit_percent(package_bytes: int, layer_bytes: Iterable[int]) -> float:
+    """A function's package and its layers, unzipped, as a percentage of Lambda's unzipped-size quota."""
+    return (package_bytes + sum(layer_bytes)) / LAMBDA_UNZIPPED_LIMIT_BYTES * 100
 
 
-def site_packages(python: Path = VENV_PYTHON) -> Path:
-    out = subprocess.run(
-        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return Path(out.stdout.strip())
+# --- the import process --------------------------------------------------------------------------------------------
+def layer_paths(layer_dir: Path, python: str = LAMBDA_PYTHON) -> list[Path]:
+    """A built layer's folders on Lambda's ``sys.path`` (/opt/python/lib/python3.x/site-packages, /opt/python), in
+    the emulator's order, those that exist."""
+    candidates = (layer_dir / "python" / "lib" / f"python{python}" / "site-packages", layer_dir / "python")
+    return [path for path in candidates if path.is_dir()]
 
 
-def _dist_versions(directory: Path) -> dict[str, str]:
-    versions = {}
-    for entry in directory.glob("*.dist-info"):
-        match = DIST_INFO.match(entry.name)
-        if match:
-            versions[match.group("name").lower().replace("-", "_")] = match.group("version")
-    return versions
-
-
-def py311_copy(package_dir: Path, destination: Path, venv_site: Path) -> Path:
-    """A copy of the built package whose cp313 extensions each have the same version's cp311 build beside them."""
-    if destination.exists():
-        shutil.rmtree(destination)
-    shutil.copytree(package_dir, destination)
-    built, local = _dist_versions(package_dir), _dist_versions(venv_site)
-    for extension in destination.rglob("*.cpython-313-*.so"):
-        relative = extension.relative_to(destination)
-        distribution = relative.parts[0].lower()
-        if distribution in built and local.get(distribution) != built[distribution]:
-            raise BenchError(
-                f"{package_dir.name}: {distribution} {built[distribution]} is packaged, but .venv has "
-                f"{local.get(distribution)}: the cp311 stand-in for {relative} would not be the same code"
-            )
-        match = EXTENSION_313.match(extension.name)
-        if match is None:  # pragma: no cover - the glob only yields matching names
-            continue
-        stand_in = venv_site / relative.parent / f"{match.group('stem')}.cpython-311-{match.group('platform')}.so"
-        if not stand_in.exists():
-            raise BenchError(f"{package_dir.name}: no cp311 build of {relative} in {venv_site} to import it with")
-        shutil.copy2(stand_in, extension.parent / stand_in.name)
-    return destination
-
-
-def lambda_environment(logical_id: str) -> dict[str, str]:
-    """The function's environment from the template (unresolvable references get a placeholder), plus the region
-    and function name variables the runtime sets."""
-    from cfn import Resolver, TemplateError, TemplateValues, load_template
-
-    template = load_template()
-    resolver = Resolver(template, TemplateValues())
-    variables = {
-        **template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {}),
-        **template["Resources"][logical_id].get("Properties", {}).get("Environment", {}).get("Variables", {}),
-    }
-    environment = {}
-    for name, value in variables.items():
-        try:
-            environment[name] = str(resolver.resolve(value))
-        except TemplateError:
-            environment[name] = f"bench-placeholder-{name.lower()}"
-    environment.update(
-        {"AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1", "AWS_LAMBDA_FUNCTION_NAME": logical_id}
-    )
-    return environment
+def import_code(search_path: Sequence[Path], handler: Handler | None, marker: str = MARKER) -> str:
+    """The ``-c`` program: Lambda's ``sys.path``, the runtime's bootstrap, the marker, then the handler import (none:
+    the baseline for the CPU figure). ``sys.path[0]`` (the ``-c`` entry, the working folder) is replaced, as the
+    emulator's bootstrap replaces its own folder; the standard library after it stays."""
+    lines = [
+        "import sys",
+        f"sys.path[:] = {[str(path) for path in search_path]!r} + sys.path[1:]",
+        f"import {RUNTIME_BOOTSTRAP}",
+        f"print({marker!r}, file=sys.stderr, flush=True)",
+    ]
+    if handler is not None:
+        lines += [
+            "import importlib",
+            f"handler = getattr(importlib.import_module({handler.module!r}), {handler.attribute!r})",
+            "assert callable(handler), 'the handler is not callable'",
+        ]
+    return "\n".join(lines)
 
 
 @dataclass(frozen=True)
@@ -177,68 +275,108 @@ class ImportRun:
     cpu_seconds: float  # the child's CPU time, interpreter start-up included
 
 
-def import_once(package_dir: Path, module: str | None, environment: Mapping[str, str], venv_site: Path) -> ImportRun:
-    """One cold import in a fresh interpreter; the package first on the path, .venv's site-packages after it.
+def find_python(version: str = LAMBDA_PYTHON) -> Path:
+    """The Lambda runtime's interpreter, found as the build and the emulator find it (``tools/find-python``)."""
+    found = subprocess.run([str(FIND_PYTHON), version], capture_output=True, text=True, check=False)
+    if found.returncode != 0 or not found.stdout.strip():
+        raise BenchError(f"no python{version} for the Lambda figures: {found.stderr.strip() or found.stdout.strip()}")
+    return Path(found.stdout.strip())
 
-    ``module=None`` runs the same interpreter without the import: the start-up baseline for the CPU figure.
-    """
-    code = f"import sys; print({MARKER!r}, file=sys.stderr, flush=True)" + (f"; import {module}" if module else "")
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": os.environ.get("HOME", "/tmp"),  # noqa: S108 - only a fallback for a missing HOME
-        "PYTHONPATH": f"{package_dir}{os.pathsep}{venv_site}",
-        "PYTHONDONTWRITEBYTECODE": "1",
-        **environment,
-    }
-    # -I would drop PYTHONPATH; -s/-E are not wanted either: .venv's site must stay (boto3 is there).
-    timed = run_timed([str(VENV_PYTHON), "-X", "importtime", "-c", code], cwd=package_dir, env=env)
+
+def import_once(
+    python: Path, code_dir: Path, search_path: Sequence[Path], handler: Handler | None, environment: Mapping[str, str]
+) -> ImportRun:
+    """One cold import in a fresh runtime interpreter (``-S``: only ``search_path`` and the standard library)."""
+    env = {**environment, "LAMBDA_TASK_ROOT": str(code_dir), "LAMBDA_RUNTIME_DIR": str(LAMBDA_RUNTIME_DIR / "python")}
+    if handler is not None:
+        env["_HANDLER"] = f"{handler.module}.{handler.attribute}"
+    timed = run_timed(
+        [str(python), "-S", "-X", "importtime", "-c", import_code(search_path, handler)], cwd=code_dir, env=env
+    )
     if timed.returncode != 0:
-        raise BenchError(f"importing {module} from {package_dir} failed:\n{timed.stderr[-2000:]}")
-    return ImportRun(parse_importtime(timed.stderr) if module else [], timed.cpu_seconds)
+        what = f"importing {handler.module}" if handler else f"starting python{LAMBDA_PYTHON} with {RUNTIME_BOOTSTRAP}"
+        raise BenchError(f"{what} from {code_dir} failed (exit {timed.returncode}):\n{timed.stderr[-2000:]}")
+    return ImportRun(parse_importtime(timed.stderr) if handler else [], timed.cpu_seconds)
+
+
+def copy_without_bytecode(package_dir: Path, destination: Path) -> Path:
+    """A copy of a built package without its ``__pycache__`` folders (a fresh copy on every call)."""
+    if destination.exists():
+        shutil.rmtree(destination)
+    shutil.copytree(package_dir, destination, ignore=shutil.ignore_patterns("__pycache__"), symlinks=True)
+    return destination
+
+
+def check_built(build_dir: Path = SAM_BUILD_DIR, runtime_dir: Path = LAMBDA_RUNTIME_DIR) -> None:
+    """The inputs the Lambda figures need exist: ``sam build``'s packages and the runtime's libraries."""
+    if not (build_dir / "template.yaml").is_file():
+        raise BenchError(f"{build_dir} holds no sam build output: {SETUP_HINT}")
+    if not (runtime_dir / "python" / "boto3").is_dir():
+        raise BenchError(f"{runtime_dir / 'python'} holds no Lambda runtime libraries (boto3): {SETUP_HINT}")
 
 
 @dataclass
 class LambdaBench:
-    """Prepared once per bench run: the py311 copies of the built packages."""
+    """Prepared once per bench run: the functions, their layers, the copies without bytecode, the sizes."""
 
-    functions: dict[str, tuple[Path, str, dict[str, str]]]  # logical id → (copy, module, environment)
-    sizes: dict[str, int]
-    venv_site: Path
+    python: Path
+    functions: list[LambdaFunction]
+    build_dir: Path
+    sizes: dict[str, int]  # logical id (function or layer) → unzipped bytes
 
     @classmethod
     def prepare(cls, build_dir: Path = SAM_BUILD_DIR) -> LambdaBench:
         from cfn import load_template
+        from local_twin.emulator.account import REGION, SECURITY_GROUPS, SUBNETS
 
-        if not (build_dir / "template.yaml").exists():
-            raise BenchError(f"{build_dir} holds no sam build output: run `make build` first (make bench does)")
-        venv_site = site_packages()
-        functions, sizes = {}, {}
-        for logical_id, module in functions_in_template(load_template()).items():
-            package_dir = build_dir / logical_id
-            if not package_dir.is_dir():
-                raise BenchError(f"{package_dir} is missing: `sam build` did not build {logical_id}")
-            sizes[logical_id] = unzipped_size_bytes(package_dir)
-            copy = py311_copy(package_dir, BUILD_DIR / "lambda-py311" / logical_id, venv_site)
-            functions[logical_id] = (copy, module, lambda_environment(logical_id))
-        return cls(functions, sizes, venv_site)
+        check_built(build_dir)
+        python = find_python()
+        # the emulator's network IDs for the parameters without a default (network.yaml's outputs in AWS)
+        network = {"PrivateSubnetIds": ",".join(SUBNETS), "SecurityGroupIds": ",".join(SECURITY_GROUPS)}
+        functions = read_functions(load_template(), build_dir, network, REGION)
+        sizes: dict[str, int] = {}
+        for logical_id in [f.logical_id for f in functions] + sorted({layer for f in functions for layer in f.layers}):
+            package = build_dir / logical_id
+            if not package.is_dir():
+                raise BenchError(f"{package} is missing: sam build did not build {logical_id}; {SETUP_HINT}")
+            sizes[logical_id] = unzipped_size_bytes(package)
+            copy_without_bytecode(package, SOURCE_COPIES / logical_id)
+        return cls(python, functions, build_dir, sizes)
+
+    def search_path(self, function: LambdaFunction, root: Path) -> list[Path]:
+        """``sys.path`` as Lambda builds it: the package, its layers' folders, the runtime's libraries."""
+        layers = [path for layer in function.layers for path in layer_paths(root / layer)]
+        return [root / function.logical_id, *layers, LAMBDA_RUNTIME_DIR / "python"]
+
+    def _import(self, function: LambdaFunction, root: Path, handler: Handler | None) -> ImportRun:
+        code_dir = root / function.logical_id
+        return import_once(self.python, code_dir, self.search_path(function, root), handler, function.environment)
 
     def measure(self) -> list[Measurement]:
         measured = []
-        for logical_id, (copy, module, environment) in self.functions.items():
-            baseline = import_once(copy, None, environment, self.venv_site)
-            run = import_once(copy, module, environment, self.venv_site)
-            measured.append(Measurement(cold_import_spec(logical_id), cold_import_ms(run.records)))
-            cpu_ms = max(run.cpu_seconds - baseline.cpu_seconds, 0.0) * 1000
-            measured.append(Measurement(cold_import_cpu_spec(logical_id), cpu_ms))
-            measured.append(Measurement(size_spec(logical_id), self.sizes[logical_id] / 1_000_000))
+        for function in self.functions:
+            baseline = self._import(function, self.build_dir, None)
+            built = self._import(function, self.build_dir, function.handler)
+            source = self._import(function, SOURCE_COPIES, function.handler)
+            cpu_ms = max(built.cpu_seconds - baseline.cpu_seconds, 0.0) * 1000
+            layer_bytes = [self.sizes[layer] for layer in function.layers]
+            measured += [
+                Measurement(cold_import_spec(function.logical_id), cold_import_ms(built.records)),
+                Measurement(cold_import_cpu_spec(function.logical_id), cpu_ms),
+                Measurement(without_bytecode_spec(function.logical_id), cold_import_ms(source.records)),
+                Measurement(size_spec(function.logical_id), self.sizes[function.logical_id] / 1_000_000),
+                Measurement(
+                    size_limit_spec(function.logical_id),
+                    share_of_limit_percent(self.sizes[function.logical_id], layer_bytes),
+                ),
+            ]
+        for layer in sorted({layer for function in self.functions for layer in function.layers}):
+            measured.append(Measurement(layer_size_spec(layer), self.sizes[layer] / 1_000_000))
         return measured
 
     def profile(self) -> dict[str, list[ImportRecord]]:
         """One more import of each handler, keeping the records: the heaviest modules go in the notes."""
         return {
-            logical_id: heaviest(import_once(copy, module, environment, self.venv_site).records)
-            for logical_id, (copy, module, environment) in self.functions.items()
+            function.logical_id: heaviest(self._import(function, self.build_dir, function.handler).records)
+            for function in self.functions
         }
-
-
-__all__ = ["REPO_ROOT", "LambdaBench"]

@@ -14,7 +14,8 @@ BUILD_DIR = REPO_ROOT / "build" / "bench"
 RESULTS_PATH = BUILD_DIR / "results.json"
 VENV_PYTHON = REPO_ROOT / ".venv" / "bin" / "python"
 RENDER_PYTHON = REPO_ROOT / ".venv-render" / "bin" / "python"
-SAM_BUILD_DIR = REPO_ROOT / ".aws-sam" / "build"
+SAM_BUILD_DIR = REPO_ROOT / ".aws-sam" / "build"  # what `make build` (sam build) writes
+LAMBDA_RUNTIME_DIR = REPO_ROOT / "build" / "lambda-runtime"  # what `make lambda-runtime` writes
 
 
 class BenchError(RuntimeError):

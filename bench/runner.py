@@ -1,7 +1,7 @@
 """``make bench``: every measurement group, repeated, summarised as median / min / max beside its goal.
 
 Writes build/bench/results.json (``{"machine": {...}, "figures": [...]}``), build/bench/results.md (the same table in
-Markdown, for README "Performance") and prints the table. A group that fails does not stop the others: its figures
+Markdown, for docs/performance.md) and prints the table. A group that fails does not stop the others: its figures
 that have a goal are listed as FAILED (``meets_goal: false``) and the exit code is 1. The exit code does not depend
 on goals being met: a missed goal is a finding to read in the table, not a broken bench.
 """
@@ -33,7 +33,7 @@ from bench.core import (
 from bench.machine import describe_machine
 from bench.paths import BUILD_DIR, REPO_ROOT, RESULTS_PATH, BenchError, run_timed
 
-DOCS_PATH = REPO_ROOT / "README.md"  # its "Performance" section holds the bench:table block
+DOCS_PATH = REPO_ROOT / "docs" / "performance.md"  # holds the bench:table block
 
 MAKE_TEST_SPEC = FigureSpec("make_test.wall", "s", description="`make test`: lint, security gates, every test tier")
 
@@ -69,7 +69,8 @@ def _lambda_group() -> Group:
         from cfn import load_template
 
         names = lambdas.functions_in_template(load_template())
-        return [spec for name in names for spec in (lambdas.cold_import_spec(name), lambdas.size_spec(name))]
+        specs = (lambdas.cold_import_spec, lambdas.size_spec, lambdas.size_limit_spec)
+        return [spec(name) for name in names for spec in specs]
 
     return Group("lambda", lambda _: prepared[0].measure(), headline, setup=setup, after=profile)
 
@@ -98,7 +99,7 @@ def groups() -> list[Group]:
         Group(
             "transitions",
             transitions.run_transitions,
-            lambda: (transitions.WITHOUT_POLLS_SPEC, transitions.BATCH_SPEC),
+            lambda: (transitions.WITHOUT_POLLS_SPEC, transitions.UPDATE_SPEC, transitions.BATCH_SPEC),
             repeats=1,
         ),
         Group(
@@ -107,7 +108,12 @@ def groups() -> list[Group]:
             lambda: (twin.end_to_end_spec("endpoint"), twin.TEST_MSE_SPEC),
         ),
         Group("local_twin_batch", lambda _: twin.run_local_twin("batch"), lambda: (twin.end_to_end_spec("batch"),)),
-        Group("endpoint", lambda _: endpoint.run_endpoint(), lambda: (endpoint.P50_SPEC, endpoint.THROUGHPUT_SPEC)),
+        Group(
+            "endpoint",
+            lambda _: endpoint.run_endpoint(),
+            lambda: (endpoint.P50_SPEC, endpoint.THROUGHPUT_SPEC),
+            after=endpoint.notes,
+        ),
         Group("make_test", _make_test, lambda: (MAKE_TEST_SPEC,), repeats=1),
     ]
 

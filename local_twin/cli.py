@@ -126,9 +126,11 @@ def keep_running_message(run: LocalRun) -> str:
             "--model-approval-status Approved",
             f"  aws stepfunctions start-execution --state-machine-arn {run.train_machine_arn} --input '{{}}'",
         ]
+    record = run.summary.sample_record or "M,0.455,0.365,0.095,0.514,0.2245,0.101,0.15"
     for name, container in sorted(run.serving.endpoints.items()):
         lines.append(
-            f"  curl -s -H 'Content-Type: text/csv' --data-binary @rows.csv {container.url}/invocations   # {name}"
+            f"  curl -s -H 'Content-Type: text/csv' -H 'Accept: application/json' --data-binary '{record}' "
+            f"{container.url}/invocations   # {name}"
         )
     return "\n".join(lines)
 
@@ -158,6 +160,7 @@ def main(argv: Sequence[str] | None = None, *, stream: TextIO | None = None, liv
     def after(run: LocalRun) -> None:
         if options.keep_running:
             run.summary.stages = list(reporter.stages)
+            run.summary.total_seconds = round(sum(stage.seconds for stage in reporter.stages), 3)  # so far
             write_summary(run.summary, options.output_dir)
             print_summary(run.summary, reporter.console, options.output_dir)
             wait_for_interrupt(run, reporter)

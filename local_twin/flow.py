@@ -49,7 +49,8 @@ TARGETS: tuple[Target, ...] = ("endpoint", "batch")
 # Template parameters of the local stack. The polls are every second (the Wait states really sleep), for at most
 # 30 minutes; everything else is the template's default, as `sam deploy` would use it.
 LOCAL_TEMPLATE_PARAMETERS = {"PollIntervalSeconds": "1", "MaxPolls": "1800"}
-BATCH_INPUT_PREFIX = "batch/input/"  # where a deploy execution without BatchInputS3Uri reads (pipeline_helpers)
+# where a deploy execution without BatchInputS3Uri reads (functions/deployments/settings.py)
+BATCH_INPUT_PREFIX = "batch/input/"
 EXECUTION_TIMEOUT_SECONDS = 1800
 STATE_MACHINE_TAG = "sagemaker-secure-mlops:execution"  # what the deploy path tags its transform jobs with
 
@@ -328,6 +329,7 @@ class LocalRun:
     # --- approve --------------------------------------------------------------------------------------------------
     def approve(self, record: StageRecord) -> None:
         if self.deploy_executions:
+            self.summary.approval_event_matched_rule = True
             record.detail = "registered Approved: SageMaker's event started the deployment during training"
             return
         started = datetime.now(UTC)
@@ -387,11 +389,36 @@ class LocalRun:
         self.summary.endpoint_name = endpoint_name
         self.summary.endpoint_url = container.url
         rows = self.test_rows()
-        predictions = score_rows(container.url, [features for _, features in rows])
+        # Every raw test record in one request, as a client holding them would send it.
+        predictions = score_rows(container.url, [record for _, record in rows], per_request=len(rows))
         self.record_predictions([label for label, _ in rows], predictions)
         (self.options.output_dir / "predictions.csv").write_text("".join(f"{value}\n" for value in predictions))
         self.summary.predictions_file = str(self.options.output_dir / "predictions.csv")
+        self.check_served_as_evaluated()
+        self.sample(container.url, rows[0][1])
         record.detail = f"{container.url}: {len(predictions)} predictions, MSE {self.summary.predictions_mse:.4f}"
+
+    def check_served_as_evaluated(self) -> None:
+        """The endpoint's MSE on the raw test records is the evaluation's (which the pipeline's Transform step
+        computed in the serving container): any difference is a train/serve skew, not noise."""
+        served, evaluated = self.summary.predictions_mse, self.summary.test_mse
+        if served is None or evaluated is None:
+            return
+        if abs(served - evaluated) > 1e-9 * max(1.0, abs(evaluated)):
+            raise StageError(
+                f"the endpoint's MSE on the test split ({served!r}) differs from the evaluation report's "
+                f"({evaluated!r}): the deployed model does not serve as the pipeline evaluated it"
+            )
+
+    def sample(self, url: str, record: str) -> None:
+        """One raw record and the endpoint's answer, for the summary (the README's curl sends the same)."""
+        from local_twin.serving.client import invoke
+
+        answer = invoke(url, record.encode(), "text/csv", "application/json")
+        if answer.status != 200:
+            raise StageError(f"the endpoint answered {answer.status} to the sample record {record!r}: {answer.body}")
+        self.summary.sample_record = record
+        self.summary.sample_prediction = answer.body.strip()
 
     def output(self, name: str, default: str) -> str:
         from cfn import Resolver
@@ -422,7 +449,7 @@ class LocalRun:
         self.summary.predictions_mse = sum(squared) / max(len(squared), 1)
 
     def stage_batch_input(self) -> None:
-        """The test split's features (label column dropped) where a deploy execution reads its batch input."""
+        """The test split's raw records (label column dropped) where a deploy execution reads its batch input."""
         rows = self.test_rows()
         key = f"{BATCH_INPUT_PREFIX}test.csv"
         body = ("\n".join(features for _, features in rows) + "\n").encode()
@@ -432,7 +459,7 @@ class LocalRun:
         self.reporter.note(f"batch input: {len(rows)} test rows at s3://{self.bucket}/{key}")
 
     def test_rows(self) -> list[tuple[float, str]]:
-        """(label, feature CSV) for every row of the test split the pipeline wrote (label-first, no header)."""
+        """(label, raw record CSV) for every row of the test split the pipeline wrote (label-first, no header)."""
         if not self.test_split_uri:
             raise StageError("the pipeline result names no test split (preprocess output 'test')")
         from local_twin.storage import split_uri
@@ -450,8 +477,8 @@ class LocalRun:
         rows = []
         for line in text.splitlines():
             if line.strip():
-                label, _, features = line.partition(",")
-                rows.append((float(label), features))
+                label, _, record = line.partition(",")
+                rows.append((float(label), record))
         return rows
 
     # --- transform ------------------------------------------------------------------------------------------------
@@ -477,6 +504,7 @@ class LocalRun:
             (local_dir / uri.rsplit("/", 1)[-1]).write_text(body)
             predictions.extend(float(line.rsplit(",", 1)[1]) for line in body.splitlines() if line.strip())
         self.record_predictions([label for label, _ in rows], predictions)
+        self.check_served_as_evaluated()
         self.summary.predictions_file = str(local_dir)
         record.detail = f"{name}: {result.records} records → {', '.join(result.outputs)}"
 

@@ -157,6 +157,8 @@ class Summary:
     predictions_file: str | None = None
     predictions_count: int | None = None
     predictions_mse: float | None = None
+    sample_record: str | None = None  # one raw test record, as a user would send it
+    sample_prediction: str | None = None  # the endpoint's answer to it (Accept: application/json)
     stages: list[StageRecord] = field(default_factory=list)
     total_seconds: float = 0.0
 
@@ -183,6 +185,8 @@ def print_summary(summary: Summary, console: Console, output_dir: Path | None = 
         ("approval", summary.approval_status),
         *[(f"execution {e.mode}", f"{e.name}: {e.status} ({len(e.states)} states)") for e in summary.executions],
         ("endpoint URL", summary.endpoint_url),
+        ("sample record", summary.sample_record),
+        ("its prediction", summary.sample_prediction),
         ("transform output", ", ".join(summary.transform_output) or None),
         ("predictions", summary.predictions_count),
         ("predictions MSE", None if summary.predictions_mse is None else f"{summary.predictions_mse:.4f}"),

@@ -1,4 +1,10 @@
-"""Evaluate the trained model on the test split and write ``evaluation.json``.
+"""Evaluate the served model: metrics from the pipeline's batch transform of the test split, written as
+``evaluation.json``.
+
+The Transform step scored the raw test records through the model as the serving container loads it (the registered
+image, environment and artifact), joining each input line with its prediction and keeping ``rings,prediction``. So
+the quality gate judges what would serve, not a re-load of the booster inside this job: a train/serve mismatch fails
+the gate instead of being registered.
 
 Runs as a SageMaker Processing job on the XGBoost framework image and on a laptop. The report uses the SageMaker
 model-quality format (``regression_metrics.<metric>.value`` / ``.standard_deviation``): the pipeline's condition reads
@@ -8,21 +14,16 @@ model-quality format (``regression_metrics.<metric>.value`` / ``.standard_deviat
 from __future__ import annotations
 
 import argparse
+import csv
 import json
-import os
-import tarfile
-import tempfile
+import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
-import xgboost as xgb
 from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
 
-MODEL_FILE_NAME = "xgboost-model"
-MODEL_ARCHIVE_NAME = "model.tar.gz"
 REPORT_FILE_NAME = "evaluation.json"
 # Standard deviations come from a bootstrap of the test split (fixed seed, so the report is reproducible).
 BOOTSTRAP_SAMPLES = 200
@@ -30,6 +31,10 @@ BOOTSTRAP_SEED = 42
 
 Vector = npt.NDArray[np.float64]
 Metric = Callable[[Vector, Vector], float]
+
+
+class EvaluationError(ValueError):
+    """The transform output cannot be evaluated; the message names the file and line."""
 
 
 def _rmse(y_true: Vector, y_pred: Vector) -> float:
@@ -44,38 +49,35 @@ METRICS: dict[str, Metric] = {
 }
 
 
-def load_booster(model_dir: Path) -> xgb.Booster:
-    """Load ``xgboost-model`` from the training output: a model.tar.gz (as SageMaker delivers it) or a plain file."""
-    archive = model_dir / MODEL_ARCHIVE_NAME
-    booster = xgb.Booster()
-    if archive.is_file():
-        with tempfile.TemporaryDirectory() as scratch, tarfile.open(archive) as tar:
-            # Archives name the file "xgboost-model" or "./xgboost-model", depending on how they were packed.
-            members = [m for m in tar.getmembers() if os.path.normpath(m.name) == MODEL_FILE_NAME and m.isfile()]
-            if not members:
-                raise FileNotFoundError(f"{archive} does not contain {MODEL_FILE_NAME}")
-            # Only this one regular file is read, so no path or link in the archive can write outside scratch.
-            source = tar.extractfile(members[0])
-            if source is None:  # pragma: no cover - isfile() members always have data
-                raise FileNotFoundError(f"{MODEL_FILE_NAME} in {archive} has no data")
-            model_path = Path(scratch) / MODEL_FILE_NAME
-            model_path.write_bytes(source.read())
-            booster.load_model(str(model_path))
-        return booster
-    model_path = model_dir / MODEL_FILE_NAME
-    if not model_path.is_file():
-        raise FileNotFoundError(f"neither {archive} nor {model_path} exists")
-    booster.load_model(str(model_path))
-    return booster
-
-
-def load_test_split(test_dir: Path) -> tuple[Vector, Vector]:
-    """Label-first, header-less CSVs of the test channel: (labels, features)."""
-    files = sorted(test_dir.glob("*.csv")) if test_dir.is_dir() else []
+def _csv_rows(directory: Path, pattern: str) -> list[tuple[Path, int, list[str]]]:
+    """Every non-empty CSV line of the matching files anywhere below ``directory`` (a transform keeps the input's
+    folders below its output path: predictions/test/test.csv.out)."""
+    files = sorted(directory.rglob(pattern)) if directory.is_dir() else []
     if not files:
-        raise FileNotFoundError(f"no CSV files in test directory {test_dir}")
-    values = pd.concat([pd.read_csv(path, header=None) for path in files], ignore_index=True).to_numpy(np.float64)
-    return values[:, 0], values[:, 1:]
+        raise EvaluationError(f"no {pattern} files in {directory}")
+    rows: list[tuple[Path, int, list[str]]] = []
+    for path in files:
+        with path.open(newline="", encoding="utf-8") as handle:
+            rows.extend((path, line, fields) for line, fields in enumerate(csv.reader(handle), start=1) if fields)
+    return rows
+
+
+def load_scored(predictions_dir: Path) -> tuple[Vector, Vector]:
+    """``rings,prediction`` lines of the transform output (``*.out``): (labels, predictions)."""
+    labels: list[float] = []
+    predictions: list[float] = []
+    for path, line, fields in _csv_rows(predictions_dir, "*.out"):
+        if len(fields) != 2:
+            raise EvaluationError(f"{path}, line {line}: {len(fields)} values, expected rings,prediction")
+        try:
+            label, prediction = float(fields[0]), float(fields[1])
+        except ValueError:
+            raise EvaluationError(f"{path}, line {line}: {','.join(fields)!r} is not rings,prediction") from None
+        if not (math.isfinite(label) and math.isfinite(prediction)):
+            raise EvaluationError(f"{path}, line {line}: {','.join(fields)!r} is not finite")
+        labels.append(label)
+        predictions.append(prediction)
+    return np.asarray(labels), np.asarray(predictions)
 
 
 def regression_report(y_true: Vector, y_pred: Vector) -> dict[str, dict[str, dict[str, float]]]:
@@ -89,11 +91,12 @@ def regression_report(y_true: Vector, y_pred: Vector) -> dict[str, dict[str, dic
     return {"regression_metrics": report}
 
 
-def evaluate(model_dir: Path, test_dir: Path, output_dir: Path) -> dict[str, dict[str, dict[str, float]]]:
-    """Score the test split and write the report; returns what it wrote."""
-    booster = load_booster(model_dir)
-    labels, features = load_test_split(test_dir)
-    predictions = booster.predict(xgb.DMatrix(features))
+def evaluate(predictions_dir: Path, test_dir: Path, output_dir: Path) -> dict[str, dict[str, dict[str, float]]]:
+    """Check that every test record was scored, then write the report; returns what it wrote."""
+    labels, predictions = load_scored(predictions_dir)
+    expected = len(_csv_rows(test_dir, "*.csv"))
+    if len(labels) != expected:
+        raise EvaluationError(f"the transform output holds {len(labels)} scored records; the test split has {expected}")
     report = regression_report(labels, predictions)
     output_dir.mkdir(parents=True, exist_ok=True)
     (output_dir / REPORT_FILE_NAME).write_text(json.dumps(report, indent=2) + "\n")
@@ -103,11 +106,11 @@ def evaluate(model_dir: Path, test_dir: Path, output_dir: Path) -> dict[str, dic
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: the defaults are the processing container's paths."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--model-dir", type=Path, default=Path("/opt/ml/processing/model"))
+    parser.add_argument("--predictions-dir", type=Path, default=Path("/opt/ml/processing/predictions"))
     parser.add_argument("--test-dir", type=Path, default=Path("/opt/ml/processing/test"))
     parser.add_argument("--output-dir", type=Path, default=Path("/opt/ml/processing/evaluation"))
     args = parser.parse_args(argv)
-    report = evaluate(args.model_dir, args.test_dir, args.output_dir)
+    report = evaluate(args.predictions_dir, args.test_dir, args.output_dir)
     print(json.dumps({name: metric["value"] for name, metric in report["regression_metrics"].items()}))
     return 0
 

@@ -1,9 +1,14 @@
-"""The abalone SageMaker Pipeline: preprocess -> train -> evaluate -> (MSE <= threshold ? register : fail).
+"""The abalone SageMaker Pipeline: preprocess -> train -> serving model -> transform the test split -> evaluate ->
+(MSE <= threshold ? register : fail).
+
+The quality gate judges the model as it serves: the Transform step scores the raw test records through a model made
+from the training output with the registered image and environment, in the serving container; evaluation computes
+the metrics from that output, and the package registered is that same model definition.
 
 The ONLY module that imports the SageMaker SDK (2.257.x, installed in .venv-render only). It is built from explicit
 settings -- never from look-ups in AWS -- so it renders offline at build time. Every account-specific value is a
-deploy token (ml_code/deploy_tokens.py) that the upsert Lambda or the local runner fills in; the code is referenced at
-content-addressed S3 keys (ml_code/code_assets.py) so the SDK never uploads anything.
+deploy token (mlops_shared/deploy_tokens.py) that the upsert Lambda or the local runner fills in; the code is referenced
+at content-addressed S3 keys (mlops_shared/code_assets.py) so the SDK never uploads anything.
 
 Step names come from ml_code/pipeline_names.py (SDK-free, so the state machine's helpers and the local runner can
 import them) and are re-exported here.
@@ -29,6 +34,7 @@ from sagemaker.model import Model
 from sagemaker.model_metrics import MetricsSource, ModelMetrics
 from sagemaker.network import NetworkConfig
 from sagemaker.processing import ProcessingInput, ProcessingOutput, ScriptProcessor
+from sagemaker.transformer import Transformer
 from sagemaker.workflow.condition_step import ConditionStep
 from sagemaker.workflow.conditions import ConditionLessThanOrEqualTo
 from sagemaker.workflow.execution_variables import ExecutionVariables
@@ -40,7 +46,7 @@ from sagemaker.workflow.pipeline import Pipeline
 from sagemaker.workflow.pipeline_context import PipelineSession
 from sagemaker.workflow.pipeline_definition_config import PipelineDefinitionConfig
 from sagemaker.workflow.properties import PropertyFile
-from sagemaker.workflow.steps import ProcessingStep, TrainingStep
+from sagemaker.workflow.steps import ProcessingStep, TrainingStep, TransformStep
 
 from ml_code import SCRIPTS_DIR
 from mlops_shared import code_assets as assets
@@ -60,8 +66,13 @@ from mlops_shared.pipeline_names import (  # re-exported: the step names are par
     REGISTER_STEP,
     REGISTER_STEP_BASE,
     RUNS_PREFIX,
+    SERVING_CONTENT_TYPES,
+    SERVING_ENVIRONMENT,
+    SERVING_MODEL_STEP,
+    SERVING_MODEL_STEP_BASE,
     STEP_NAMES,
     TRAIN_STEP,
+    TRANSFORM_STEP,
 )
 
 __all__ = [
@@ -71,8 +82,10 @@ __all__ = [
     "PIPELINE_NAME",
     "PREPROCESS_STEP",
     "REGISTER_STEP",
+    "SERVING_MODEL_STEP",
     "STEP_NAMES",
     "TRAIN_STEP",
+    "TRANSFORM_STEP",
     "OfflinePipelineSession",
     "PipelineSettings",
     "get_pipeline",
@@ -85,6 +98,9 @@ DEFAULT_APPROVAL_STATUS = str(PARAMETER_DEFAULTS["ModelApprovalStatus"])
 PROCESSING_ROOT = "/opt/ml/processing"
 
 CONTENT_TYPE = "text/csv"
+# The transform reads label-first raw test records: the model sees the record without the label ($[1:]); the output
+# keeps the label beside the prediction ($[0,-1] of input joined with output), which is what evaluation reads.
+TRANSFORM_FILTERS = {"input_filter": "$[1:]", "join_source": "Input", "output_filter": "$[0,-1]"}
 INFERENCE_INSTANCE_TYPES = ("ml.t2.medium", "ml.m5.large", "ml.m5.xlarge")
 TRANSFORM_INSTANCE_TYPES = ("ml.m5.large", "ml.m5.xlarge")
 XGBOOST_FRAMEWORK_VERSION = "3.0-5"
@@ -186,6 +202,9 @@ def get_pipeline(settings: PipelineSettings | None = None) -> Pipeline:
     training_instance_type = ParameterString(
         "TrainingInstanceType", default_value=str(PARAMETER_DEFAULTS["TrainingInstanceType"])
     )
+    transform_instance_type = ParameterString(
+        "TransformInstanceType", default_value=str(PARAMETER_DEFAULTS["TransformInstanceType"])
+    )
     model_approval_status = ParameterString("ModelApprovalStatus", default_value=DEFAULT_APPROVAL_STATUS)
     input_data_url = ParameterString("InputDataUrl", default_value=f"s3://{settings.bucket}/{DATA_KEY}")
     mse_threshold = ParameterFloat("MseThreshold", default_value=DEFAULT_MSE_THRESHOLD)
@@ -262,6 +281,42 @@ def get_pipeline(settings: PipelineSettings | None = None) -> Pipeline:
     )
     model_data = step_train.properties.ModelArtifacts.S3ModelArtifacts
 
+    # --- the model as it serves: script mode from inside the artifact (no code download: network isolation) -------
+    # One Model for the transform and the registration, so the package registered is the definition that was scored.
+    model = Model(
+        image_uri=settings.image_uri,
+        model_data=model_data,
+        role=settings.role_arn,
+        env=dict(SERVING_ENVIRONMENT),
+        vpc_config={"Subnets": list(settings.subnet_ids), "SecurityGroupIds": list(settings.security_group_ids)},
+        enable_network_isolation=True,
+        model_kms_key=settings.kms_key_arn,
+        sagemaker_session=session,
+    )
+    step_serving_model = ModelStep(
+        name=SERVING_MODEL_STEP_BASE, step_args=model.create(instance_type=transform_instance_type)
+    )
+
+    # --- transform the test split through it ---------------------------------------------------------------------
+    transformer = Transformer(
+        model_name=step_serving_model.properties.ModelName,
+        instance_count=1,
+        instance_type=transform_instance_type,
+        strategy="MultiRecord",
+        assemble_with="Line",
+        accept=CONTENT_TYPE,
+        output_path=_run_uri(settings, TRANSFORM_STEP, "predictions"),
+        volume_kms_key=settings.kms_key_arn,
+        output_kms_key=settings.kms_key_arn,
+        sagemaker_session=session,
+    )
+    step_transform = TransformStep(
+        name=TRANSFORM_STEP,
+        step_args=transformer.transform(
+            data=split_uri["test"], content_type=CONTENT_TYPE, split_type="Line", **TRANSFORM_FILTERS
+        ),
+    )
+
     # --- evaluate ----------------------------------------------------------------------------------------------------
     evaluation_report = PropertyFile(name=EVALUATION_REPORT, output_name=EVALUATION_OUTPUT, path=EVALUATION_FILE)
     evaluation_uri = _run_uri(settings, EVALUATE_STEP, EVALUATION_OUTPUT)
@@ -270,7 +325,10 @@ def get_pipeline(settings: PipelineSettings | None = None) -> Pipeline:
         step_args=processor.run(
             code=settings.code_uri(assets.EVALUATE_SCRIPT),
             inputs=[
-                ProcessingInput(source=model_data, destination=f"{PROCESSING_ROOT}/model"),
+                ProcessingInput(
+                    source=step_transform.properties.TransformOutput.S3OutputPath,
+                    destination=f"{PROCESSING_ROOT}/predictions",
+                ),
                 ProcessingInput(source=split_uri["test"], destination=f"{PROCESSING_ROOT}/test"),
             ],
             outputs=[
@@ -281,8 +339,8 @@ def get_pipeline(settings: PipelineSettings | None = None) -> Pipeline:
                 )
             ],
             arguments=[
-                "--model-dir",
-                f"{PROCESSING_ROOT}/model",
+                "--predictions-dir",
+                f"{PROCESSING_ROOT}/predictions",
                 "--test-dir",
                 f"{PROCESSING_ROOT}/test",
                 "--output-dir",
@@ -293,21 +351,13 @@ def get_pipeline(settings: PipelineSettings | None = None) -> Pipeline:
     )
     mse = JsonGet(step_name=step_evaluate.name, property_file=evaluation_report, json_path=MSE_JSON_PATH)
 
-    # --- register (algorithm-mode serving loads xgboost-model as is: no entry point, so no repack step) ------------
-    model = Model(
-        image_uri=settings.image_uri,
-        model_data=model_data,
-        role=settings.role_arn,
-        vpc_config={"Subnets": list(settings.subnet_ids), "SecurityGroupIds": list(settings.security_group_ids)},
-        enable_network_isolation=True,
-        model_kms_key=settings.kms_key_arn,
-        sagemaker_session=session,
-    )
+    # --- register the model that was scored (no entry point given to the SDK: the code is in the artifact, so no
+    # repack step) ---------------------------------------------------------------------------------------------------
     step_register = ModelStep(
         name=REGISTER_STEP_BASE,
         step_args=model.register(
-            content_types=[CONTENT_TYPE],
-            response_types=[CONTENT_TYPE],
+            content_types=list(SERVING_CONTENT_TYPES),
+            response_types=list(SERVING_CONTENT_TYPES),
             inference_instances=list(INFERENCE_INSTANCE_TYPES),
             transform_instances=list(TRANSFORM_INSTANCE_TYPES),
             model_package_group_name=settings.model_package_group_name,
@@ -317,7 +367,7 @@ def get_pipeline(settings: PipelineSettings | None = None) -> Pipeline:
                     s3_uri=Join(on="/", values=[evaluation_uri, EVALUATION_FILE]), content_type="application/json"
                 )
             ),
-            description="Abalone ring-count regressor (XGBoost 3.0-5, algorithm-mode serving, text/csv)",
+            description="Abalone ring-count regressor (XGBoost 3.0-5): raw records in (CSV, JSON, JSON Lines)",
             # CreateModelPackage has no VpcConfig or network-isolation field, so the package records that its model
             # must be deployed with both; the deployer supplies the subnets and security groups of its account.
             customer_metadata_properties=dict(MODEL_PACKAGE_METADATA),
@@ -341,11 +391,12 @@ def get_pipeline(settings: PipelineSettings | None = None) -> Pipeline:
             processing_instance_type,
             processing_instance_count,
             training_instance_type,
+            transform_instance_type,
             model_approval_status,
             input_data_url,
             mse_threshold,
         ],
-        steps=[step_preprocess, step_train, step_evaluate, step_condition],
+        steps=[step_preprocess, step_train, step_serving_model, step_transform, step_evaluate, step_condition],
         sagemaker_session=session,
         # Step names, not hashes, in job names and S3 paths: stable, readable definitions.
         pipeline_definition_config=PipelineDefinitionConfig(use_custom_job_prefix=False),

@@ -1,9 +1,11 @@
-"""Preprocess the raw abalone CSV into train / validation / test splits.
+"""Validate the raw abalone CSV and split it into train / validation / test.
 
 Runs unchanged as a SageMaker Processing job (on the XGBoost framework image) and on a laptop. It reads the raw CSV
-from its mounted processing input -- never from S3 itself -- so the job can run with network isolation. Outputs are
-label-first, header-less CSVs: the SageMaker XGBoost CSV convention, so training, evaluation, the endpoint and batch
-transform all read the same layout.
+from its mounted processing input -- never from S3 itself -- so the job can run with network isolation.
+
+The splits keep the raw records (``rings,sex,length,...``: label first, no header, values as given): the feature
+encoding is fitted by the training job and saved inside the model (abalone_features), so the endpoint takes the same
+raw records a user has, and training and serving share one implementation of it.
 """
 
 from __future__ import annotations
@@ -15,10 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
-from sklearn.preprocessing import StandardScaler
 
 SEX_COLUMN = "sex"
 MEASUREMENT_COLUMNS = (
@@ -32,9 +32,8 @@ MEASUREMENT_COLUMNS = (
 )
 LABEL_COLUMN = "rings"
 RAW_COLUMNS = (SEX_COLUMN, *MEASUREMENT_COLUMNS, LABEL_COLUMN)
-# Fixed category order, so the feature layout never depends on which sexes a given file happens to contain.
+SPLIT_COLUMNS = (LABEL_COLUMN, SEX_COLUMN, *MEASUREMENT_COLUMNS)  # label first, as the XGBoost CSV convention has it
 SEX_CATEGORIES = ("F", "I", "M")
-FEATURE_COLUMNS = (*MEASUREMENT_COLUMNS, *(f"sex_{category}" for category in SEX_CATEGORIES))
 
 SPLITS = ("train", "validation", "test")
 DEFAULT_SEED = 42
@@ -71,14 +70,14 @@ def find_input_csv(input_dir: Path) -> Path:
 
 
 def read_raw_csv(path: Path) -> pd.DataFrame:
-    """Read and validate the raw abalone CSV (no header, 9 columns).
+    """Read and validate the raw abalone CSV (no header, 9 columns); the values are kept as the text given.
 
     Validation is hand-written rather than left to pandas because pandas reports a short row as NaN and a bad number
     as a dtype error without the row; the pipeline's users need "file, row, column, value".
     """
     if not path.is_file():
         raise InputDataError(f"{path}: file not found")
-    rows: list[list[object]] = []
+    rows: list[list[str]] = []
     with path.open(newline="", encoding="utf-8") as handle:
         for line_number, fields in enumerate(csv.reader(handle), start=1):
             if not fields or all(not field.strip() for field in fields):
@@ -86,13 +85,10 @@ def read_raw_csv(path: Path) -> pd.DataFrame:
             rows.append(_parse_row(path, line_number, fields))
     if not rows:
         raise InputDataError(f"{path}: the file has no data rows")
-    frame = pd.DataFrame(rows, columns=list(RAW_COLUMNS))
-    frame[list(MEASUREMENT_COLUMNS)] = frame[list(MEASUREMENT_COLUMNS)].astype(np.float64)
-    frame[LABEL_COLUMN] = frame[LABEL_COLUMN].astype(np.float64)
-    return frame
+    return pd.DataFrame(rows, columns=list(RAW_COLUMNS), dtype=str)
 
 
-def _parse_row(path: Path, line_number: int, fields: Sequence[str]) -> list[object]:
+def _parse_row(path: Path, line_number: int, fields: Sequence[str]) -> list[str]:
     if len(fields) != len(RAW_COLUMNS):
         raise InputDataError(
             f"{path}: row {line_number} has {len(fields)} columns, expected {len(RAW_COLUMNS)} "
@@ -103,7 +99,7 @@ def _parse_row(path: Path, line_number: int, fields: Sequence[str]) -> list[obje
         raise InputDataError(
             f"{path}: row {line_number}, column 1 ({SEX_COLUMN}): {sex!r} is not one of {', '.join(SEX_CATEGORIES)}"
         )
-    parsed: list[object] = [sex]
+    parsed = [sex]
     for column_number, (name, text) in enumerate(zip(RAW_COLUMNS[1:], fields[1:], strict=True), start=2):
         try:
             value = float(text)
@@ -113,18 +109,8 @@ def _parse_row(path: Path, line_number: int, fields: Sequence[str]) -> list[obje
             raise InputDataError(
                 f"{path}: row {line_number}, column {column_number} ({name}): {text.strip()!r} is not a finite number"
             )
-        parsed.append(value)
+        parsed.append(text.strip())
     return parsed
-
-
-def build_features(frame: pd.DataFrame, scaler: StandardScaler) -> pd.DataFrame:
-    """Label first, then the scaled measurements, then the one-hot sex columns (float, fixed order)."""
-    measurements = pd.DataFrame(
-        scaler.transform(frame[list(MEASUREMENT_COLUMNS)]), columns=list(MEASUREMENT_COLUMNS), index=frame.index
-    )
-    sex = pd.get_dummies(pd.Categorical(frame[SEX_COLUMN], categories=SEX_CATEGORIES), prefix="sex", dtype=np.float64)
-    sex.index = frame.index
-    return pd.concat([frame[[LABEL_COLUMN]], measurements, sex], axis=1)
 
 
 def split_frame(
@@ -149,16 +135,16 @@ def preprocess(
     validation_fraction: float = DEFAULT_VALIDATION_FRACTION,
     test_fraction: float = DEFAULT_TEST_FRACTION,
 ) -> SplitResult:
-    """Read, validate, split, scale (fit on train only, so no test statistics leak in) and write the three CSVs."""
+    """Read, validate, split and write the three label-first raw CSVs (the encoding is fitted by training, on train
+    only, so no validation or test statistics leak in)."""
     raw = read_raw_csv(find_input_csv(input_path))
     splits = split_frame(raw, seed, validation_fraction, test_fraction)
-    scaler = StandardScaler().fit(splits["train"][list(MEASUREMENT_COLUMNS)])
     paths: dict[str, Path] = {}
     rows: dict[str, int] = {}
     for name in SPLITS:
         target = output_dir / name / f"{name}.csv"
         target.parent.mkdir(parents=True, exist_ok=True)
-        build_features(splits[name], scaler).to_csv(target, header=False, index=False)
+        splits[name][list(SPLIT_COLUMNS)].to_csv(target, header=False, index=False)
         paths[name] = target
         rows[name] = len(splits[name])
     return SplitResult(paths=paths, rows=rows)

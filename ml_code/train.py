@@ -1,31 +1,52 @@
 """Train the abalone XGBoost regressor (script mode on the SageMaker XGBoost 3.0-5 framework image).
 
-Follows the SageMaker training toolkit contract: data channels in SM_CHANNEL_TRAIN / SM_CHANNEL_VALIDATION, the model
-goes to SM_MODEL_DIR, hyperparameters arrive as ``--name value`` arguments. The booster is saved as ``xgboost-model``
-(UBJSON), which the same image's algorithm-mode server loads with ``Booster.load_model`` -- so registration, endpoints
-and batch transform use the training output as is, with no repack step.
+Follows the SageMaker training toolkit contract: data channels in SM_CHANNEL_TRAIN / SM_CHANNEL_VALIDATION (raw,
+label-first records from the preprocess step), the model goes to SM_MODEL_DIR, hyperparameters arrive as
+``--name value`` arguments.
+
+The model directory -- model.tar.gz once SageMaker packs it -- is everything serving needs, with network isolation:
+
+- ``xgboost-model``: the booster (UBJSON);
+- ``features.json``: the feature encoding fitted on the train split (abalone_features.FeatureEncoder);
+- ``code/inference.py`` and ``code/abalone_features.py``: the image's script-mode entry point, selected by the model's
+  environment (SAGEMAKER_PROGRAM=inference.py, SAGEMAKER_SUBMIT_DIRECTORY=/opt/ml/model/code), so the endpoint takes
+  raw records and encodes them with the very code and statistics training used.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
+import shutil
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
+import numpy.typing as npt
 import xgboost as xgb
 
+if TYPE_CHECKING:
+    from ml_code import abalone_features
+else:
+    try:  # the repository: tests and tools import this module as part of the ml_code package
+        from ml_code import abalone_features
+    except ImportError:  # the training container: the source directory's files are top-level modules
+        import abalone_features
+
 MODEL_FILE_NAME = "xgboost-model"
+CODE_DIR = "code"  # inside the model directory; the model's SAGEMAKER_SUBMIT_DIRECTORY is /opt/ml/model/code
+INFERENCE_PROGRAM = "inference.py"
+SERVING_FILES = (INFERENCE_PROGRAM, "abalone_features.py")  # copied from beside this script into model_dir/code
+SOURCE_DIR = Path(__file__).resolve().parent
 
 
 @dataclass(frozen=True)
 class Hyperparameters:
-    """Tuned on the validation split (README, "The abalone ML pipeline"); early stopping picks the tree count."""
+    """Tuned on the validation split (docs/pipeline.md); early stopping picks the tree count."""
 
     eta: float = 0.05
     max_depth: int = 4
@@ -59,20 +80,51 @@ class TrainResult:
     best_validation_rmse: float
 
 
-def load_channel(channel_dir: Path) -> xgb.DMatrix:
-    """All CSV files of a channel (label first, no header) as one DMatrix."""
+@dataclass(frozen=True)
+class Channel:
+    """A data channel's raw records and their labels."""
+
+    records: list[abalone_features.Record]
+    labels: npt.NDArray[np.float64]
+
+
+def load_channel(channel_dir: Path) -> Channel:
+    """All CSV files of a channel: label first, then the eight raw fields, no header."""
     files = sorted(channel_dir.glob("*.csv")) if channel_dir.is_dir() else []
     if not files:
         raise FileNotFoundError(f"no CSV files in channel directory {channel_dir}")
-    frame = pd.concat([pd.read_csv(path, header=None) for path in files], ignore_index=True)
-    values = frame.to_numpy(dtype=np.float64)
-    return xgb.DMatrix(values[:, 1:], label=values[:, 0])
+    records: list[abalone_features.Record] = []
+    labels: list[float] = []
+    for path in files:
+        with path.open(newline="", encoding="utf-8") as handle:
+            for row, fields in enumerate(csv.reader(handle), start=1):
+                if not fields:
+                    continue
+                try:
+                    labels.append(float(fields[0]))
+                    records.append(abalone_features.record_from_fields(fields[1:], row))
+                except ValueError as error:  # RecordError is a ValueError
+                    raise ValueError(f"{path}: {error}") from None
+    return Channel(records, np.asarray(labels, dtype=np.float64))
+
+
+def copy_serving_code(model_dir: Path) -> Path:
+    """The inference entry point and its encoding module -- beside this script in the source directory -- into
+    ``model_dir/code`` (see the module docstring)."""
+    code_dir = model_dir / CODE_DIR
+    code_dir.mkdir(parents=True, exist_ok=True)
+    for name in SERVING_FILES:
+        shutil.copyfile(SOURCE_DIR / name, code_dir / name)
+    return code_dir
 
 
 def train(train_dir: Path, validation_dir: Path, model_dir: Path, hyperparameters: Hyperparameters) -> TrainResult:
-    """Train with early stopping on validation and save only the trees up to the best iteration."""
-    dtrain = load_channel(train_dir)
-    dvalidation = load_channel(validation_dir)
+    """Fit the encoding on train, train with early stopping on validation, and save what serving needs."""
+    train_channel, validation_channel = load_channel(train_dir), load_channel(validation_dir)
+    encoder = abalone_features.FeatureEncoder.fit(train_channel.records)
+    # No feature names in the booster: the served model is fed the encoder's columns in FEATURE_COLUMNS order.
+    dtrain = xgb.DMatrix(encoder.encode(train_channel.records), label=train_channel.labels)
+    dvalidation = xgb.DMatrix(encoder.encode(validation_channel.records), label=validation_channel.labels)
     booster = xgb.train(
         hyperparameters.booster_params(),
         dtrain,
@@ -87,6 +139,8 @@ def train(train_dir: Path, validation_dir: Path, model_dir: Path, hyperparameter
     model_dir.mkdir(parents=True, exist_ok=True)
     model_path = model_dir / MODEL_FILE_NAME
     model_path.write_bytes(bytes(best.save_raw(raw_format="ubj")))
+    encoder.save(model_dir)
+    copy_serving_code(model_dir)
     return TrainResult(
         model_path=model_path, best_iteration=best_iteration, best_validation_rmse=float(booster.best_score)
     )

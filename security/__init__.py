@@ -1,1 +1,1 @@
-"""The project's security gates: IAM simulator bridge, project checks (README, "How it stays secure")."""
+"""The project's security gates: IAM simulator bridge, project checks (docs/security.md)."""

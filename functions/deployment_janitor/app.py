@@ -14,6 +14,7 @@ import mlops_shared.cloudformation as custom_resource
 from deployment_janitor.janitor import clean_up, prune
 from deployment_janitor.models import CleanupRequest, PruneRequest
 from mlops_shared import settings
+from mlops_shared.problems import describe
 
 logger = Logger()
 PHYSICAL_ID_PREFIX = "deployment-cleanup/"
@@ -22,9 +23,16 @@ PHYSICAL_ID_PREFIX = "deployment-cleanup/"
 @logger.inject_lambda_context
 @event_parser(model=PruneRequest)
 def prune_handler(event: PruneRequest, context: LambdaContext) -> dict[str, Any]:
-    env = settings.required("STACK_NAME", "ENDPOINT_NAME")
+    env = settings.required("STACK_NAME", "ENDPOINT_NAME", "RESOURCE_PREFIX")
     keep_last = settings.integer("KEEP_LAST_DEPLOYMENTS", 1, 50)
-    deleted = prune(env["STACK_NAME"], env["ENDPOINT_NAME"], keep_last, event.Protect, boto3.client("sagemaker"))
+    deleted = prune(
+        env["STACK_NAME"],
+        env["ENDPOINT_NAME"],
+        keep_last,
+        event.Protect,
+        boto3.client("sagemaker"),
+        resource_prefix=env["RESOURCE_PREFIX"],
+    )
     logger.info("pruned old deployments", extra=deleted.as_dict())
     return {"Deleted": deleted.as_dict()}
 
@@ -35,12 +43,12 @@ def cleanup_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, 
     try:
         request = parse(event=event, model=CleanupRequest)
     except ValidationError as error:
-        raise ValueError(f"not a CloudFormation custom resource request: {error}") from error
+        raise ValueError(f"not a CloudFormation custom resource request: {describe(error.errors())}") from None
     physical_id = PHYSICAL_ID_PREFIX + os.environ.get("STACK_NAME", "")
     try:
         data: dict[str, str] = {}
         if request.request_type == "Delete":
-            env = settings.required("STACK_NAME", "PIPELINE_NAME")
+            env = settings.required("STACK_NAME", "PIPELINE_NAME", "RESOURCE_PREFIX")
             deleted = clean_up(
                 env["STACK_NAME"],
                 env["PIPELINE_NAME"],
@@ -48,6 +56,7 @@ def cleanup_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, 
                 boto3.client("sagemaker"),
                 boto3.client("application-autoscaling"),
                 boto3.client("stepfunctions"),
+                resource_prefix=env["RESOURCE_PREFIX"],
             )
             logger.info("deployments cleaned up", extra=deleted.as_dict())
             data = {kind: str(len(names)) for kind, names in deleted.as_dict().items()}

@@ -1,12 +1,16 @@
 """Find and delete what deploy executions created outside CloudFormation, by the stack tag the deploy path sets.
 
 The state machine tags every model, endpoint config, endpoint and transform job it creates with
-``sagemaker-secure-mlops:stack=<stack name>``. Two uses:
+``sagemaker-secure-mlops:stack=<stack name>``, and names each ``<ResourceNamePrefix>-...``. Only resources with both
+are this stack's: the functions' roles may read the tags of (and delete) names with the prefix alone, so any other
+name is skipped before its tags are read (reading them would be denied). Two uses:
 
 - :func:`prune` after a successful deployment: endpoint configs and models beyond the newest ``keep_last`` are
   deleted; the live config, its models, the one just deployed and models of running transform jobs never are;
 - :func:`clean_up` on stack deletion: running deploy executions are stopped (so nothing new appears), then the
-  scalable targets, endpoints, endpoint configs and models with the stack's tag, and the pipeline, are deleted.
+  scalable targets, endpoints, endpoint configs and models with the stack's tag, the serving-check models of the
+  pipeline's executions (a training run deletes its own; one started outside the train state machine may not
+  have), and the pipeline, are deleted.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
+
+from mlops_shared.pipeline_names import SERVING_MODEL_STEP
 
 if TYPE_CHECKING:
     from mypy_boto3_application_autoscaling import ApplicationAutoScalingClient
@@ -64,23 +70,31 @@ def _has_stack_tag(sagemaker: SageMakerClient, arn: str, stack: str) -> bool:
     return any(t["Key"] == STACK_TAG and t["Value"] == stack for t in tags)
 
 
-def _listed(sagemaker: SageMakerClient, kind: str) -> Iterator[dict[str, Any]]:
+def _named(name: str, resource_prefix: str) -> bool:
+    return name.startswith(f"{resource_prefix}-")
+
+
+def _listed(sagemaker: SageMakerClient, kind: str, resource_prefix: str) -> Iterator[dict[str, Any]]:
     operation, key = {
         "endpoint": ("list_endpoints", "Endpoints"),
         "endpoint-config": ("list_endpoint_configs", "EndpointConfigs"),
         "model": ("list_models", "Models"),
     }[kind]
-    for page in sagemaker.get_paginator(operation).paginate():  # type: ignore[call-overload]
+    for page in sagemaker.get_paginator(operation).paginate(NameContains=resource_prefix):  # type: ignore[call-overload]
         yield from page.get(key, [])
 
 
-def tagged(sagemaker: SageMakerClient, kind: str, stack: str) -> list[Tagged]:
-    """Resources of one kind (endpoint, endpoint-config, model) tagged with this stack, newest first."""
-    prefix = {"endpoint": "Endpoint", "endpoint-config": "EndpointConfig", "model": "Model"}[kind]
+def tagged(sagemaker: SageMakerClient, kind: str, stack: str, resource_prefix: str) -> list[Tagged]:
+    """Resources of one kind (endpoint, endpoint-config, model) named ``<resource_prefix>-...`` and tagged with this
+    stack, newest first."""
+    if not resource_prefix:
+        raise ValueError("resource_prefix must not be empty")
+    field_prefix = {"endpoint": "Endpoint", "endpoint-config": "EndpointConfig", "model": "Model"}[kind]
     found = [
-        Tagged(item[f"{prefix}Name"], item[f"{prefix}Arn"], item["CreationTime"])
-        for item in _listed(sagemaker, kind)
-        if _has_stack_tag(sagemaker, item[f"{prefix}Arn"], stack)
+        Tagged(item[f"{field_prefix}Name"], item[f"{field_prefix}Arn"], item["CreationTime"])
+        for item in _listed(sagemaker, kind, resource_prefix)
+        if _named(item[f"{field_prefix}Name"], resource_prefix)
+        and _has_stack_tag(sagemaker, item[f"{field_prefix}Arn"], stack)
     ]
     return sorted(found, key=lambda t: t.created, reverse=True)
 
@@ -104,16 +118,27 @@ def _live_config(sagemaker: SageMakerClient, endpoint_name: str) -> str | None:
         raise
 
 
-def _running_transform_models(sagemaker: SageMakerClient) -> set[str]:
+def _running_transform_models(sagemaker: SageMakerClient, resource_prefix: str) -> set[str]:
+    """The models of this stack's transform jobs in progress (named with the prefix, like the models)."""
     models: set[str] = set()
-    for page in sagemaker.get_paginator("list_transform_jobs").paginate(StatusEquals="InProgress"):
+    pages = sagemaker.get_paginator("list_transform_jobs").paginate(
+        StatusEquals="InProgress", NameContains=resource_prefix
+    )
+    for page in pages:
         for job in page.get("TransformJobSummaries", []):
-            models.add(sagemaker.describe_transform_job(TransformJobName=job["TransformJobName"])["ModelName"])
+            if _named(job["TransformJobName"], resource_prefix):
+                models.add(sagemaker.describe_transform_job(TransformJobName=job["TransformJobName"])["ModelName"])
     return models
 
 
 def prune(
-    stack: str, endpoint_name: str, keep_last: int, protect: Iterable[str], sagemaker: SageMakerClient
+    stack: str,
+    endpoint_name: str,
+    keep_last: int,
+    protect: Iterable[str],
+    sagemaker: SageMakerClient,
+    *,
+    resource_prefix: str,
 ) -> Deleted:
     """Delete this stack's endpoint configs and models beyond the newest ``keep_last`` (see the module docstring)."""
     if keep_last < 1:
@@ -122,7 +147,7 @@ def prune(
     live = _live_config(sagemaker, endpoint_name)
     if live:
         protected.add(live)
-    configs = tagged(sagemaker, "endpoint-config", stack)
+    configs = tagged(sagemaker, "endpoint-config", stack, resource_prefix)
     kept_configs = {c.name for c in configs[:keep_last]} | (protected & {c.name for c in configs})
     deleted = Deleted()
     # A config or model that cannot be deleted (in use by a transform job started meanwhile, throttled...) is
@@ -134,9 +159,13 @@ def prune(
                 deleted.endpoint_configs.append(config.name)
             except sagemaker.exceptions.ClientError as error:
                 deleted.errors.append(f"endpoint config {config.name}: {error}")
-    models = tagged(sagemaker, "model", stack)
-    kept_models = {m.name for m in models[:keep_last]} | protected | _running_transform_models(sagemaker)
-    for config_name in kept_configs:
+    models = tagged(sagemaker, "model", stack, resource_prefix)
+    kept_models = (
+        {m.name for m in models[:keep_last]} | protected | _running_transform_models(sagemaker, resource_prefix)
+    )
+    # The live config's models too when the config is not one of this stack's (made by hand, say): the endpoint
+    # needs them to replace or add an instance.
+    for config_name in kept_configs | ({live} if live else set()):
         kept_models |= _models_of(sagemaker, config_name)
     for model in models:
         if model.name not in kept_models:
@@ -166,6 +195,8 @@ def clean_up(
     sagemaker: SageMakerClient,
     autoscaling: ApplicationAutoScalingClient,
     sfn: SFNClient,
+    *,
+    resource_prefix: str,
 ) -> Deleted:
     """Stop the stack's running executions, then delete every tagged endpoint (with its scaling), config and model,
     and the pipeline."""
@@ -180,7 +211,7 @@ def clean_up(
                     deleted.stopped_executions.append(execution["name"])
         except sfn.exceptions.StateMachineDoesNotExist:
             pass  # deleted already: nothing runs
-    for endpoint in tagged(sagemaker, "endpoint", stack):
+    for endpoint in tagged(sagemaker, "endpoint", stack, resource_prefix):
         variants = sagemaker.describe_endpoint(EndpointName=endpoint.name).get("ProductionVariants", [])
         for variant in variants:
             resource_id = f"endpoint/{endpoint.name}/variant/{variant['VariantName']}"
@@ -193,12 +224,43 @@ def clean_up(
                 deleted.scalable_targets.append(resource_id)
         if _ignore_missing(sagemaker.delete_endpoint, EndpointName=endpoint.name):
             deleted.endpoints.append(endpoint.name)
-    for config in tagged(sagemaker, "endpoint-config", stack):
+    for config in tagged(sagemaker, "endpoint-config", stack, resource_prefix):
         if _ignore_missing(sagemaker.delete_endpoint_config, EndpointConfigName=config.name):
             deleted.endpoint_configs.append(config.name)
-    for model in tagged(sagemaker, "model", stack):
+    for model in tagged(sagemaker, "model", stack, resource_prefix):
         if _ignore_missing(sagemaker.delete_model, ModelName=model.name):
             deleted.models.append(model.name)
-    if pipeline_name and _ignore_missing(sagemaker.delete_pipeline, PipelineName=pipeline_name):
-        deleted.pipelines.append(pipeline_name)
+    if pipeline_name:
+        _delete_pipeline(sagemaker, pipeline_name, deleted)
     return deleted
+
+
+def _delete_pipeline(sagemaker: SageMakerClient, pipeline_name: str, deleted: Deleted) -> None:
+    """The pipeline's serving-check models, then the pipeline (whose executions list them)."""
+    for model_name in serving_check_models(sagemaker, pipeline_name):
+        if _ignore_missing(sagemaker.delete_model, ModelName=model_name):
+            deleted.models.append(model_name)
+    if _ignore_missing(sagemaker.delete_pipeline, PipelineName=pipeline_name):
+        deleted.pipelines.append(pipeline_name)
+
+
+def serving_check_models(sagemaker: SageMakerClient, pipeline_name: str) -> list[str]:
+    """The models the pipeline's executions made to score their test split (step SERVING_MODEL_STEP)."""
+    names: list[str] = []
+    try:
+        for page in sagemaker.get_paginator("list_pipeline_executions").paginate(PipelineName=pipeline_name):
+            for execution in page.get("PipelineExecutionSummaries", []):
+                for steps in sagemaker.get_paginator("list_pipeline_execution_steps").paginate(
+                    PipelineExecutionArn=execution["PipelineExecutionArn"]
+                ):
+                    names.extend(
+                        step["Metadata"]["Model"]["Arn"].rsplit("/", 1)[-1]
+                        for step in steps.get("PipelineExecutionSteps", [])
+                        if step.get("StepName") == SERVING_MODEL_STEP
+                        and step.get("Metadata", {}).get("Model", {}).get("Arn")
+                    )
+    except sagemaker.exceptions.ClientError as error:
+        if _missing(error):
+            return names  # no pipeline: nothing it made is left
+        raise
+    return names

@@ -31,6 +31,14 @@ class Live:
     def busy(self) -> bool:
         return self.status in BUSY_STATUSES
 
+    @property
+    def failed(self) -> bool:
+        """A Failed endpoint (its creation failed) serves nothing, and SageMaker updates only an InService one."""
+        return self.status == "Failed"
+
+    def serves(self, package_arn: str) -> bool:
+        return not self.failed and self.package_arn == package_arn
+
 
 def live(endpoint_name: str, sagemaker: SageMakerClient) -> Live | None:
     """What the endpoint serves now (endpoint → config → model → ModelPackageName); None without an endpoint."""

@@ -8,6 +8,7 @@ from aws_lambda_powertools.utilities.parser import ValidationError, parse
 
 from deployments.models import ModelPackageStateChange
 from mlops_shared import arns
+from mlops_shared.problems import describe
 
 
 class InvalidEvent(ValueError):
@@ -44,9 +45,7 @@ def parse_state_change(event: Any, *, group: str, account: str, region: str) -> 
     try:
         change: ModelPackageStateChange = parse(event=event, model=ModelPackageStateChange)
     except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in problem['loc']) or 'event'}: {problem['msg']}" for problem in error.errors()
-        )
+        problems = describe(error.errors(), whole="event")
         raise InvalidEvent(f"not a SageMaker Model Package State Change event: {problems}") from None
     parts = arns.model_package_parts(change.detail.model_package_arn)
     if change.detail.model_package_group_name != group:

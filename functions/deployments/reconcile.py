@@ -62,10 +62,13 @@ def reconcile(
     if settings.target == "batch":
         return _reconcile_batch(settings, desired, starter, sagemaker)
     current = live(settings.endpoint_name, sagemaker)
-    live_package = current.package_arn if current else None
     if desired is None:
         if current is None:
             return Outcome("no-change", f"no Approved version in group {settings.group} and no endpoint serves one")
+        if current.status == "Deleting":  # a retire that deleted it (or a person): it converges to "no endpoint"
+            return Outcome(
+                "no-change", f"no Approved version in group {settings.group}; {settings.endpoint_name} is being deleted"
+            )
         base = f"retire-v{current.version}-{_digest('none', current.config)}"
         reason = (
             f"no Approved version left in group {settings.group}; endpoint {settings.endpoint_name} serves "
@@ -73,14 +76,14 @@ def reconcile(
         )
         # Keeping the last model changes nothing: once an execution told the team so, the transition is done.
         return starter.start_once(base, None, reason, done_when_succeeded=settings.when_no_approved == "KeepLastModel")
-    if desired.arn == live_package:
+    if current is not None and current.serves(desired.arn):
         return Outcome(
             "no-change",
             f"version {desired.version} is the highest Approved and already live",
             desired.arn,
             desired.version,
         )
-    was = f"version {current.version}" if current and current.version else "nothing"
+    was = "nothing" if current is None or current.failed or not current.version else f"version {current.version}"
     base = f"deploy-v{desired.version}-{_digest(desired.arn, current.config if current else '')}"
     reason = f"version {desired.version} is the highest Approved; the endpoint serves {was}"
     return starter.start_once(base, desired, reason)

@@ -29,6 +29,7 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """The settings; every missing variable is named in one error, and so is every malformed one."""
         env = settings.required(
             "MODEL_PACKAGE_GROUP_NAME",
             "ENDPOINT_NAME",
@@ -36,16 +37,25 @@ class Settings:
             "DEFAULT_DEPLOYMENT_TARGET",
             "WHEN_NO_APPROVED_MODEL",
             "ARTIFACTS_BUCKET",
+            "POLL_SECONDS",
+            "MAX_POLLS",
             environ=environ,
         )
+        problems: list[str] = []
         target = env["DEFAULT_DEPLOYMENT_TARGET"]
         if target not in ("endpoint", "batch"):
-            raise settings.ConfigurationError(f"DEFAULT_DEPLOYMENT_TARGET must be endpoint or batch, got {target!r}")
+            problems.append(f"DEFAULT_DEPLOYMENT_TARGET must be endpoint or batch, got {target!r}")
         policy = env["WHEN_NO_APPROVED_MODEL"]
         if policy not in ("KeepLastModel", "DeleteEndpoint"):
-            raise settings.ConfigurationError(
-                f"WHEN_NO_APPROVED_MODEL must be KeepLastModel or DeleteEndpoint, got {policy!r}"
-            )
+            problems.append(f"WHEN_NO_APPROVED_MODEL must be KeepLastModel or DeleteEndpoint, got {policy!r}")
+        polls: dict[str, int] = {}
+        for name, low, high in (("POLL_SECONDS", 0, 3600), ("MAX_POLLS", 1, 10_000)):
+            try:
+                polls[name] = settings.integer(name, low, high, env)
+            except settings.ConfigurationError as error:
+                problems.append(str(error))
+        if problems:
+            raise settings.ConfigurationError("; ".join(problems))
         return cls(
             group=env["MODEL_PACKAGE_GROUP_NAME"],
             endpoint_name=env["ENDPOINT_NAME"],
@@ -54,14 +64,22 @@ class Settings:
             when_no_approved=policy,  # type: ignore[arg-type]  # checked above
             artifacts_bucket=env["ARTIFACTS_BUCKET"],
             batch_input_prefix=f"s3://{env['ARTIFACTS_BUCKET']}/batch/input/",
-            poll_seconds=settings.integer("POLL_SECONDS", 0, 3600, environ),
-            max_polls=settings.integer("MAX_POLLS", 1, 10_000, environ),
+            poll_seconds=polls["POLL_SECONDS"],
+            max_polls=polls["MAX_POLLS"],
         )
 
 
 def deployment_config(environ: Mapping[str, str] | None = None) -> dict[str, object]:
     """UpdateEndpoint's DeploymentConfig from the template's parameters: blue/green with canary, linear or
     all-at-once traffic shifting, a baking period, and auto-rollback on the template's CloudWatch alarms."""
+    settings.required(  # every missing one named at once, before any value is checked
+        "TRAFFIC_SHIFTING_MODE",
+        "TRAFFIC_WAIT_SECONDS",
+        "TRAFFIC_STEP_PERCENT",
+        "BAKING_PERIOD_SECONDS",
+        "ROLLBACK_ALARM_NAMES",
+        environ=environ,
+    )
     mode = settings.text("TRAFFIC_SHIFTING_MODE", environ).upper()
     if mode not in TRAFFIC_MODES:
         raise settings.ConfigurationError(

@@ -22,10 +22,14 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from aws_lambda_powertools.utilities.parser import ValidationError
+
 from deployments.endpoint import live
+from deployments.models import DeployInput
 from deployments.registry import highest_approved, version_of
 from deployments.settings import Settings, deployment_config
 from deployments.transforms import next_job_name, transform_state
+from mlops_shared.problems import describe
 
 if TYPE_CHECKING:
     from mypy_boto3_sagemaker import SageMakerClient
@@ -36,6 +40,10 @@ MAX_REFUSALS = 3
 # SageMaker's answers to a CreateEndpoint / UpdateEndpoint that cannot happen *now* (another change is in progress,
 # or a concurrent first deployment created the endpoint): worth another look at the gate, unlike any other error.
 REFUSALS = ("Cannot update in-progress endpoint", "Cannot create already existing endpoint", "already existing")
+
+
+class InvalidInput(ValueError):
+    """The execution input is not what the deploy state machine accepts; the message names each wrong field."""
 
 
 class DeploymentFailed(Exception):
@@ -95,9 +103,10 @@ def plan(execution_input: dict[str, Any], execution_name: str, settings: Setting
 
 
 def _plan(execution_input: dict[str, Any], execution_name: str, settings: Settings, clients: Clients) -> dict[str, Any]:
-    from deployments.models import DeployInput
-
-    request = DeployInput.model_validate(execution_input)
+    try:
+        request = DeployInput.model_validate(execution_input)
+    except ValidationError as error:
+        raise InvalidInput(f"invalid input: {describe(error.errors())}") from None
     target = request.Target or settings.target
     desired = highest_approved(settings.group, clients.sagemaker)
     expected = request.ModelPackageArn or None
@@ -117,7 +126,21 @@ def _plan(execution_input: dict[str, Any], execution_name: str, settings: Settin
         return _plan_batch(result, request.BatchInputS3Uri or settings.batch_input_prefix, settings, clients)
     current = live(settings.endpoint_name, clients.sagemaker)
     if current is not None:
-        result["Live"] = {"Config": current.config, **(_package(current.package_arn) or {"Arn": None, "Version": None})}
+        result["Live"] = {
+            "Config": current.config,
+            "Status": current.status,
+            **(_package(current.package_arn) or {"Arn": None, "Version": None}),
+        }
+    if expected and (desired is None or expected != desired.arn):
+        # This execution's transition is gone; the registry event that ended it starts the execution for the new one
+        # (a retire included), so acting here would be a second execution for one transition.
+        return {
+            **result,
+            "Action": "StandDown",
+            "Reason": f"version {desired.version} is now the highest Approved version"
+            if desired
+            else f"no Approved version is left in group {settings.group}",
+        }
     if desired is None:
         if current is None:
             return {
@@ -125,15 +148,15 @@ def _plan(execution_input: dict[str, Any], execution_name: str, settings: Settin
                 "Action": "NoChange",
                 "Reason": f"no Approved version in group {settings.group}, and no endpoint",
             }
+        if current.status == "Deleting":
+            return {
+                **result,
+                "Action": "NoChange",
+                "Reason": f"no Approved version in group {settings.group}, and the endpoint is being deleted",
+            }
         action = "DeleteEndpoint" if settings.when_no_approved == "DeleteEndpoint" else "KeepLastModel"
         return {**result, "Action": action, "Reason": f"no Approved version is left in group {settings.group}"}
-    if expected and expected != desired.arn:
-        return {
-            **result,
-            "Action": "StandDown",
-            "Reason": f"version {desired.version} is now the highest Approved version",
-        }
-    if current is not None and current.package_arn == desired.arn:
+    if current is not None and current.serves(desired.arn):
         return {**result, "Action": "AlreadyLive", "Reason": f"version {desired.version} is already live"}
     name = sagemaker_name(settings.resource_prefix, desired.version, execution_name)
     return {
@@ -215,8 +238,15 @@ def gate(plan_: dict[str, Any], previous: dict[str, Any], settings: Settings, cl
                 f"{package['Version']} was not deployed"
             )
         return {**counters, "Polls": polls + 1, "Action": "Wait", "Reason": f"the endpoint is {current.status}"}
-    if current is not None and current.package_arn == package["Arn"]:
+    if current is not None and current.serves(package["Arn"]):
         return {**counters, "Action": "AlreadyLive", "Reason": f"version {package['Version']} went live meanwhile"}
+    if current is not None and current.failed:
+        return {
+            **counters,
+            "Action": "Replace",
+            "Reason": f"endpoint {settings.endpoint_name} is Failed ({current.failure_reason or 'no reason given'}): "
+            "it is deleted, then created anew",
+        }
     action = "Create" if current is None else "Update"
     return {**counters, "Action": action, "Reason": plan_["Reason"], "DeploymentConfig": deployment_config()}
 
@@ -264,6 +294,13 @@ def _version_text(package: dict[str, Any] | None) -> str:
     return f"version {package['Version']}" if package and package.get("Version") else "no model"
 
 
+def _live_text(live_: dict[str, Any] | None) -> str:
+    """What the endpoint served when the plan read it: a Failed endpoint serves nothing, whatever its config names."""
+    if live_ and live_.get("Status") == "Failed":
+        return "no model (the endpoint was Failed)"
+    return _version_text(live_)
+
+
 def _links(region: str, execution_arn: str, package: dict[str, Any] | None) -> str:
     console = f"https://{region}.console.aws.amazon.com"
     lines = [f"Execution: {console}/states/home?region={region}#/v2/executions/details/{execution_arn}"]
@@ -297,14 +334,11 @@ def describe_outcome(
     """Subject, message and outcome of an execution, from what its states recorded."""
     plan_ = plan_ or {}
     endpoint = plan_.get("Endpoint", "the endpoint")
-    live_text = _version_text(plan_.get("Live"))
+    live_text = _live_text(plan_.get("Live"))
     package = plan_.get("Package") or plan_.get("Desired")
     if failure is not None:
         error, cause = str(failure.get("Error", "Error")), _readable(failure.get("Cause", ""))
-        target = _version_text(package)
-        return _failed(
-            error, cause, f"Deployment of {target} failed: {error}: {cause}. {endpoint} still serves {live_text}."
-        )
+        return _failed(error, cause, _failure_message(plan_, check_, f"{error}: {cause}"))
     action = plan_.get("Action")
     if action == "Deploy" and check_ is not None:
         result = check_.get("Outcome")
@@ -345,8 +379,8 @@ def describe_outcome(
         return _done(
             "KeptLastModel",
             "No Approved model left: the endpoint keeps its model",
-            f"{_capitalized(plan_.get('Reason'))}: {endpoint} keeps serving {live_text} (WhenNoApprovedModel=KeepLastModel). "
-            "Approve a version to replace it.",
+            f"{_capitalized(plan_.get('Reason'))}: {endpoint} keeps serving {live_text} "
+            "(WhenNoApprovedModel=KeepLastModel). Approve a version to replace it.",
         )
     if action == "DeleteEndpoint":
         return _done(
@@ -359,6 +393,21 @@ def describe_outcome(
     return _done(
         status, f"No change: {plan_.get('Reason', 'nothing to do')}", f"Nothing changed: {plan_.get('Reason')}."
     )
+
+
+def _failure_message(plan_: dict[str, Any], check_: dict[str, Any] | None, failure: str) -> str:
+    """What a failure leaves: what serves now depends on how far the execution got."""
+    endpoint = plan_.get("Endpoint", "the endpoint")
+    target, live_text = _version_text(plan_.get("Package") or plan_.get("Desired")), _live_text(plan_.get("Live"))
+    if not plan_:  # the plan itself failed: nothing was read, nothing was changed
+        return f"Deployment failed before it planned anything: {failure}. Nothing was changed."
+    if check_ is not None and check_.get("Outcome") == "Deployed":  # live already; a later state (autoscaling) failed
+        return f"Endpoint {endpoint} now serves {target} (was: {live_text}), but a later step failed: {failure}."
+    if plan_.get("Action") == "DeleteEndpoint":
+        return f"Deleting endpoint {endpoint} failed: {failure}. It still serves {live_text}."
+    if plan_.get("Target") == "batch":
+        return f"Batch transform of {target} failed: {failure}."
+    return f"Deployment of {target} failed: {failure}. {endpoint} still serves {live_text}."
 
 
 def _done(outcome: str, subject: str, message: str) -> dict[str, Any]:

@@ -1,10 +1,10 @@
-"""Answer a CloudFormation custom-resource request: the one implementation, shipped into every package that needs it.
+"""Answer a CloudFormation custom-resource request: the one implementation, in the shared layer.
 
 Hand-written on purpose: it is one documented HTTPS PUT of a small JSON body to a presigned URL
 (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/crpg-ref-responses.html). crhelper would add a
 dependency plus its timer thread and polling machinery (extra IAM for CloudWatch Events rules), none of which this
-project's custom resources need: they finish well inside the Lambda timeout. The Makefile copies this package into
-the upsert and clean-up functions' packages (each Lambda package is self-contained).
+project's custom resources need: they finish well inside the Lambda timeout. The upsert and clean-up functions use it
+from the shared layer (SharedLayer).
 """
 
 from __future__ import annotations

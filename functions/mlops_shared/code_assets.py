@@ -37,7 +37,8 @@ EVALUATE_SCRIPT = "evaluate.py"
 TRAIN_SCRIPT = "train.py"
 # Script mode: the training toolkit downloads this archive (sagemaker_submit_directory) and runs sagemaker_program.
 TRAIN_SOURCE_ARCHIVE = "sourcedir.tar.gz"
-TRAIN_SOURCE_FILES = (TRAIN_SCRIPT,)
+# The training script, and what it copies into the model for serving (the script-mode entry point and the encoding).
+TRAIN_SOURCE_FILES = (TRAIN_SCRIPT, "abalone_features.py", "inference.py")
 
 PYTHON_CONTENT_TYPE = "text/x-python"
 ARCHIVE_CONTENT_TYPE = "application/gzip"

@@ -10,6 +10,11 @@ PIPELINE_NAME = "AbalonePipeline"
 
 PREPROCESS_STEP = "PreprocessAbaloneData"
 TRAIN_STEP = "TrainAbaloneModel"
+# The trained model as the serving container loads it (SDK v2's ModelStep appends "-CreateModel"), and the batch
+# transform of the test split through it: the quality gate judges the served model.
+SERVING_MODEL_STEP_BASE = "CreateServingModel"
+SERVING_MODEL_STEP = f"{SERVING_MODEL_STEP_BASE}-CreateModel"
+TRANSFORM_STEP = "ScoreTestSplit"
 EVALUATE_STEP = "EvaluateAbaloneModel"
 CONDITION_STEP = "CheckMseThreshold"
 REGISTER_STEP_BASE = "RegisterAbaloneModel"
@@ -17,18 +22,32 @@ REGISTER_STEP_BASE = "RegisterAbaloneModel"
 # ListPipelineExecutionSteps (its Metadata.RegisterModel.Arn is the new model package).
 REGISTER_STEP = f"{REGISTER_STEP_BASE}-RegisterModel"
 FAIL_STEP = "FailOnHighMse"
-STEP_NAMES = (PREPROCESS_STEP, TRAIN_STEP, EVALUATE_STEP, CONDITION_STEP, REGISTER_STEP, FAIL_STEP)
+STEP_NAMES = (
+    PREPROCESS_STEP,
+    TRAIN_STEP,
+    SERVING_MODEL_STEP,
+    TRANSFORM_STEP,
+    EVALUATE_STEP,
+    CONDITION_STEP,
+    REGISTER_STEP,
+    FAIL_STEP,
+)
 
 # Pipeline parameters and their defaults (the definition's "Parameters").
 PARAMETER_DEFAULTS: dict[str, str | int | float] = {
     "ProcessingInstanceType": "ml.m5.large",
     "ProcessingInstanceCount": 1,
     "TrainingInstanceType": "ml.m5.large",
+    "TransformInstanceType": "ml.m5.large",
     "ModelApprovalStatus": "PendingManualApproval",
     "InputDataUrl": "s3://{{ArtifactsBucket}}/data/abalone.csv",
     "MseThreshold": 6.0,
 }
 DATA_KEY = "data/abalone.csv"  # where InputDataUrl points by default, inside the artifacts bucket
+
+# How the registered model serves (ml_code/inference.py, in the model artifact): raw records in these types.
+SERVING_ENVIRONMENT = {"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"}
+SERVING_CONTENT_TYPES = ("text/csv", "application/json", "application/jsonlines")
 
 # The evaluation report: a PropertyFile of the evaluate step, read by the condition.
 EVALUATION_REPORT = "EvaluationReport"

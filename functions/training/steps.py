@@ -15,7 +15,15 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools.utilities.parser import ValidationError
 
 from mlops_shared import settings
-from mlops_shared.pipeline_names import EVALUATE_STEP, EVALUATION_FILE, EVALUATION_OUTPUT, MSE_JSON_PATH, RUNS_PREFIX
+from mlops_shared.pipeline_names import (
+    EVALUATE_STEP,
+    EVALUATION_FILE,
+    EVALUATION_OUTPUT,
+    MSE_JSON_PATH,
+    RUNS_PREFIX,
+    SERVING_MODEL_STEP,
+)
+from mlops_shared.problems import describe
 from training.models import TrainInput
 
 if TYPE_CHECKING:
@@ -46,10 +54,7 @@ def start(execution_input: dict[str, Any]) -> dict[str, Any]:
     try:
         request = TrainInput.model_validate(execution_input)
     except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in problem['loc']) or 'input'}: {problem['msg']}" for problem in error.errors()
-        )
-        raise InvalidInput(f"invalid input: {problems}") from None
+        raise InvalidInput(f"invalid input: {describe(error.errors())}") from None
     run = {
         "PipelineParameters": [
             {"Name": name, "Value": str(value)} for name, value in sorted(request.PipelineParameters.items())
@@ -99,8 +104,17 @@ def outcome(execution_arn: str, clients: Clients, bucket: str) -> dict[str, Any]
         "",
     )
     package = clients.sagemaker.describe_model_package(ModelPackageName=package_arn) if package_arn else None
+    serving_model = next(
+        (
+            s["Metadata"]["Model"]["Arn"].rsplit("/", 1)[-1]
+            for s in steps
+            if s.get("StepName") == SERVING_MODEL_STEP and s.get("Metadata", {}).get("Model", {}).get("Arn")
+        ),
+        "",
+    )
     return {
         "Status": status,
+        "ServingCheckModel": serving_model,
         "FailureReason": reason or (f"pipeline execution {status}" if status != "Succeeded" else ""),
         "ModelPackageArn": package_arn,
         "ModelPackageVersion": package["ModelPackageVersion"] if package else None,
@@ -116,7 +130,7 @@ def _mse(execution_arn: str, clients: Clients, bucket: str) -> float | None:
     key = f"{RUNS_PREFIX}/{execution_arn.rsplit('/', 1)[-1]}/{EVALUATE_STEP}/{EVALUATION_OUTPUT}/{EVALUATION_FILE}"
     try:
         report = json.loads(clients.s3.get_object(Bucket=bucket, Key=key)["Body"].read())
-    except clients.s3.exceptions.ClientError:
+    except (clients.s3.exceptions.ClientError, ValueError):  # no report, or not JSON: the message says "not read"
         return None
     value: Any = report
     for part in MSE_JSON_PATH.split("."):
@@ -131,6 +145,9 @@ def finish(execution_arn: str, state: dict[str, Any], topic_arn: str, region: st
     if failure is None and pipeline_arn:
         result = outcome(pipeline_arn, clients, settings.text("ARTIFACTS_BUCKET"))
         described = describe_outcome(result)
+        note = delete_serving_check_model(result["ServingCheckModel"], clients)
+        if note:
+            described = {**described, "Message": f"{described['Message']}\n{note}"}
     else:
         error = str((failure or {}).get("Error", "Error"))
         cause = _readable((failure or {}).get("Cause", "the run stopped before the pipeline started"))
@@ -150,6 +167,21 @@ def finish(execution_arn: str, state: dict[str, Any], topic_arn: str, region: st
     if clients.sns is not None:
         clients.sns.publish(TopicArn=topic_arn, Subject=described["Subject"][:100], Message=message)
     return {**described, "Message": message}
+
+
+def delete_serving_check_model(model_name: str, clients: Clients) -> str:
+    """Delete the model the pipeline made only to score its test split (the package registered keeps its own
+    definition); "" when done or there is none, else a sentence for the message -- a leftover model costs nothing and
+    must not fail a run that trained and registered."""
+    if not model_name:
+        return ""
+    try:
+        clients.sagemaker.delete_model(ModelName=model_name)
+    except clients.sagemaker.exceptions.ClientError as error:
+        if "Could not find model" in str(error):
+            return ""
+        return f"The serving-check model {model_name} was not deleted ({error}); delete it by hand."
+    return ""
 
 
 def describe_outcome(result: dict[str, Any]) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.parser import ValidationError, parse
 
 from mlops_shared.cloudformation import response_body, send
+from mlops_shared.problems import describe
 from upsert_pipeline.models import CustomResourceRequest
 from upsert_pipeline.pipeline import PipelineSettings, delete_pipeline, upsert_pipeline
 
@@ -34,7 +35,7 @@ def parse_request(event: dict[str, Any]) -> CustomResourceRequest:
     try:
         return parse(event=event, model=CustomResourceRequest)
     except ValidationError as error:
-        raise ValueError(f"not a CloudFormation custom resource request: {error}") from error
+        raise ValueError(f"not a CloudFormation custom resource request: {describe(error.errors())}") from None
 
 
 def physical_id(pipeline_name: str) -> str:

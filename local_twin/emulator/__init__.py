@@ -16,6 +16,7 @@ implemented, so an extension should go); a test fails loudly on any entry.
 
 from __future__ import annotations
 
+import functools
 import logging
 import tempfile
 from collections.abc import Iterator
@@ -25,12 +26,11 @@ from typing import Any
 from unittest import mock
 
 import moto
-from moto.core.responses import BaseResponse
 
-from local_twin.emulator import core, eventbridge, lambda_runtime, sagemaker, stepfunctions
+from local_twin.emulator import core, eventbridge, faults, lambda_runtime, sagemaker, stepfunctions
 from local_twin.emulator.account import ACCOUNT_ID, REGION, SECURITY_GROUPS, STACK_NAME, SUBNETS
 from local_twin.emulator.core import Emulator
-from local_twin.emulator.faults import HOLD, Faults, InjectedFault, wrap_call_action
+from local_twin.emulator.faults import HOLD, Faults, InjectedFault
 from local_twin.emulator.lambda_runtime import (
     BUILD_DIR,
     RUNTIME_DIR,
@@ -77,7 +77,7 @@ def _patches() -> list[tuple[Any, str, Any]]:
         *stepfunctions.patches(),
         *eventbridge.patches(),
         *lambda_runtime.patches(),
-        (BaseResponse, "call_action", wrap_call_action(BaseResponse.call_action)),
+        *faults.patches(),
     ]
 
 
@@ -137,12 +137,19 @@ def start(
 
 
 def moto_compatibility_problems() -> list[str]:
-    """What the extensions rely on in moto and do not find as expected (empty: all is as checked)."""
+    """What the extensions rely on in moto and do not find as expected (empty: all is as checked).
+
+    Looked at once, before any extension is installed (:func:`start` asks first): while an emulator runs, its own
+    additions would look like moto's (``moto now implements SageMaker update_endpoint``...).
+    """
+    return list(_compatibility_problems())
+
+
+@functools.cache
+def _compatibility_problems() -> tuple[str, ...]:
     problems = []
     if moto.__version__ != MOTO_VERSION_CHECKED:
         problems.append(f"moto is {moto.__version__}, the extensions were checked against {MOTO_VERSION_CHECKED}")
-    for module in (sagemaker, stepfunctions, eventbridge, lambda_runtime):
+    for module in (sagemaker, stepfunctions, eventbridge, lambda_runtime, faults):
         problems.extend(module.compatibility_problems())
-    if not all(hasattr(BaseResponse, name) for name in ("call_action", "serialized", "_get_action")):
-        problems.append("BaseResponse.call_action / serialized / _get_action changed")
-    return problems
+    return tuple(problems)

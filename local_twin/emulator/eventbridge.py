@@ -9,17 +9,21 @@ and using dead-letter queues"):
   :mod:`local_twin.emulator.lambda_runtime`);
 - EventBridge may invoke the function only if the function's resource policy allows ``events.amazonaws.com`` for
   this rule (``AWS::Lambda::Permission`` with the rule's ARN as ``SourceArn``); otherwise the event is not delivered
-  and goes to the target's dead-letter queue, if it has one, with the ``ERROR_CODE`` / ``ERROR_MESSAGE`` /
-  ``RULE_ARN`` / ``TARGET_ARN`` attributes EventBridge documents.
+  and goes to the target's dead-letter queue, if it has one, without retries ("for errors that result from missing
+  permissions to a target, or a target resource that no longer exists ... EventBridge sends these events directly to
+  the DLQ"), with the ``RULE_ARN`` / ``TARGET_ARN`` / ``ERROR_CODE`` / ``ERROR_MESSAGE`` / ``RETRY_ATTEMPTS``
+  attributes and the error codes (``NO_PERMISSIONS``, ``NO_RESOURCE``) EventBridge documents.
 
-Targets of other kinds keep moto's delivery.
+Targets of other kinds keep moto's delivery, with one correction: an event as a target receives it has its
+``account`` field (the EventBridge guide's "Amazon EventBridge events" structure; moto's default input template
+leaves it out).
 """
 
 from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -30,6 +34,12 @@ from moto.sqs.models import sqs_backends
 from moto.utilities.arns import parse_arn
 
 from local_twin.emulator import core
+
+# moto's DEFAULT_EVENT_INPUT_TEMPLATE with the "account" field, in the order of the documented event structure.
+EVENT_INPUT_TEMPLATE = (
+    '{"version": "0", "id": "<id>", "detail-type": "<detail-type>", "source": "<source>", "account": "<account>", '
+    '"time": <time>, "region": "<region>", "resources": <resources>, "detail": <detail>}'
+)
 
 
 def _iso_time(value: Any) -> str:
@@ -95,17 +105,26 @@ def _dead_letter(rule: Rule, target: dict[str, Any], event: dict[str, Any], code
     send_to_queue(
         dead_letter_arn,
         json.dumps(event),
-        {"ERROR_CODE": code, "ERROR_MESSAGE": message, "RULE_ARN": rule.arn, "TARGET_ARN": target["Arn"]},
+        {
+            "RULE_ARN": rule.arn,
+            "TARGET_ARN": target["Arn"],
+            "ERROR_CODE": code,
+            "ERROR_MESSAGE": message,
+            "RETRY_ATTEMPTS": "0",  # not retried: these errors go to the dead-letter queue directly
+        },
     )
 
 
-def send_to_queue(queue_arn: str, body: str, attributes: dict[str, str]) -> None:
-    """An SQS message with string attributes, as AWS services put dead letters."""
+def send_to_queue(queue_arn: str, body: str, attributes: Mapping[str, str | int]) -> None:
+    """An SQS message with attributes, as AWS services put dead letters: a ``str`` is a String, an ``int`` a Number."""
     arn = parse_arn(queue_arn)
     sqs_backends[arn.account][arn.region].send_message(
         queue_name=arn.resource_id,
         message_body=body,
-        message_attributes={name: {"DataType": "String", "StringValue": value} for name, value in attributes.items()},
+        message_attributes={
+            name: {"DataType": "Number" if isinstance(value, int) else "String", "StringValue": str(value)}
+            for name, value in attributes.items()
+        },
     )
 
 
@@ -119,7 +138,7 @@ def _wrap_send_to_targets(original: Callable[..., None]) -> Callable[..., None]:
         lambdas = core.active().lambdas
         for target in lambda_targets:
             if target["Arn"] not in lambdas:
-                _dead_letter(self, target, event, "RESOURCE_NOT_FOUND", f"function {target['Arn']} does not exist")
+                _dead_letter(self, target, event, "NO_RESOURCE", f"function {target['Arn']} does not exist")
             elif not _allowed(self, target["Arn"]):
                 _dead_letter(
                     self, target, event, "NO_PERMISSIONS", "the function's resource policy does not allow this rule"
@@ -135,11 +154,21 @@ def _wrap_send_to_targets(original: Callable[..., None]) -> Callable[..., None]:
 
 
 def patches() -> list[tuple[Any, str, Any]]:
-    return [(Rule, "send_to_targets", _wrap_send_to_targets(Rule.send_to_targets))]
+    return [
+        (Rule, "send_to_targets", _wrap_send_to_targets(Rule.send_to_targets)),
+        (EventTemplateParser, "DEFAULT_EVENT_INPUT_TEMPLATE", EVENT_INPUT_TEMPLATE),
+    ]
 
 
 def compatibility_problems() -> list[str]:
     problems = [f"Rule.{name} is gone" for name in ("send_to_targets",) if not hasattr(Rule, name)]
     if "state" not in Rule.__init__.__code__.co_names:
         problems.append("Rule no longer sets state")
+    template = getattr(EventTemplateParser, "DEFAULT_EVENT_INPUT_TEMPLATE", None)
+    if not isinstance(template, str) or "<detail>" not in template:
+        problems.append("EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE changed")
+    elif '"account"' in template:
+        problems.append("moto's default event template now has the account: remove the emulator's template")
+    if "account" not in getattr(EventTemplateParser, "DEFAULT_EVENT_INPUT_PATHS_MAP", {}):
+        problems.append("EventTemplateParser.DEFAULT_EVENT_INPUT_PATHS_MAP no longer maps account")
     return problems

@@ -18,12 +18,29 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from moto.core import errors as moto_errors
 from moto.core.exceptions import ServiceException
 from moto.core.responses import ActionResult, BaseResponse
 
 from local_twin.emulator import core
 
 HOLD = "__hold__"  # an endpoint change that stays Creating / Updating until Deployments.report_endpoint releases it
+# The errors every AWS API may answer without declaring them in its model (each API reference's "Common Errors" page,
+# e.g. https://docs.aws.amazon.com/sagemaker/latest/APIReference/CommonErrors.html): moto warns about an undeclared
+# code unless it is in its COMMON_ERROR_CODES, so injecting ThrottlingException into SageMaker would warn every time.
+AWS_COMMON_ERRORS = (
+    "AccessDeniedException",
+    "IncompleteSignature",
+    "InternalFailure",
+    "InvalidAction",
+    "InvalidClientTokenId",
+    "NotAuthorized",
+    "OptInRequired",
+    "RequestExpired",
+    "ServiceUnavailable",
+    "ThrottlingException",
+    "ValidationError",
+)
 
 
 @dataclass
@@ -104,8 +121,34 @@ class _InjectedError(ServiceException):
     """Serialised with the model of the service answering (moto looks up a ``moto.*`` exception's own service)."""
 
 
+def patches() -> list[tuple[Any, str, Any]]:
+    return [
+        (BaseResponse, "call_action", wrap_call_action(BaseResponse.call_action)),
+        (
+            moto_errors,
+            "COMMON_ERROR_CODES",
+            [
+                *moto_errors.COMMON_ERROR_CODES,
+                *(c for c in AWS_COMMON_ERRORS if c not in moto_errors.COMMON_ERROR_CODES),
+            ],
+        ),
+    ]
+
+
+def compatibility_problems() -> list[str]:
+    problems = []
+    if not all(
+        hasattr(BaseResponse, name) for name in ("call_action", "serialized", "_get_action", "_enrich_response")
+    ):
+        problems.append("BaseResponse.call_action / serialized / _get_action / _enrich_response changed")
+    if not isinstance(getattr(moto_errors, "COMMON_ERROR_CODES", None), list):
+        problems.append("moto.core.errors.COMMON_ERROR_CODES is gone")
+    return problems
+
+
 def wrap_call_action(original: Callable[..., Any]) -> Callable[..., Any]:
-    """Answer an injected API error instead of the call, serialised as the service's own errors are."""
+    """Answer an injected API error instead of the call, serialised as the service's own errors are, with a request
+    ID as every AWS answer has (a Step Functions cause quotes it: ``... Request ID: <id>)``)."""
 
     def call_action(self: BaseResponse) -> Any:
         # The action is looked up only for a service with a fault: some moto responses cannot name theirs.
@@ -115,6 +158,7 @@ def wrap_call_action(original: Callable[..., Any]) -> Callable[..., Any]:
             if fault is not None:
                 status, headers, body = self.serialized(ActionResult(_InjectedError(fault.code, fault.message)))
                 headers["status"] = status
+                headers, body = self._enrich_response(headers, body)
                 return status, headers, body
         return original(self)
 

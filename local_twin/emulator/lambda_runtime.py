@@ -21,10 +21,17 @@ What Lambda does and this module does too:
   (the shape AWS Lambda returns for python3.12+ runtimes, as recorded in public traces); the next call cold-starts;
 - a handler's exception is answered with ``FunctionError: Unhandled`` and the runtime's own error document
   (``errorMessage``, ``errorType``, ``requestId``, ``stackTrace``); an import failure is the runtime's init error
-  (``Runtime.ImportModuleError``...); a worker that dies mid-invocation is ``Runtime.ExitError``;
+  (``Runtime.ImportModuleError``...); a runtime that exits -- mid-invocation, or while importing the handler -- is
+  ``Runtime.ExitError`` (``RequestId: <id> Error: Runtime exited with error: exit status N``), at once;
+- a layer's ``python`` and ``python/lib/python3.13/site-packages`` folders are on ``sys.path`` (the Lambda guide's
+  "Layer paths for each Lambda runtime");
+- Invoke answers with the invocation's request ID (``x-amzn-RequestId``, the function's ``context.aws_request_id``);
 - asynchronous invocations (``InvocationType=Event``: EventBridge targets) are queued, retried on failure up to the
-  function's ``EventInvokeConfig.MaximumRetryAttempts`` and then sent to its dead-letter queue with the
-  ``RequestID`` / ``ErrorCode`` / ``ErrorMessage`` attributes Lambda documents, so no event is lost silently.
+  function's ``EventInvokeConfig.MaximumRetryAttempts`` -- every attempt with the request ID Invoke answered, as
+  Lambda's retries keep it (AWS Knowledge Center, "Why is my Lambda function invoked more than once": "duplicate
+  invocations ... that have the same request ID indicate that the Lambda service retried the function") -- and then
+  sent to its dead-letter queue with the ``RequestID`` (String) / ``ErrorCode`` (Number) / ``ErrorMessage`` (String)
+  attributes Lambda documents (Lambda guide, "Dead-letter queues"), so no event is lost silently.
 
 Every endpoint the function's SDK calls is the emulator (``AWS_ENDPOINT_URL``), with throw-away credentials.
 """
@@ -55,6 +62,8 @@ RUNTIME_API_PREFIX = "/2018-06-01/runtime"
 MAX_WORKERS_PER_FUNCTION = 4
 INIT_TIMEOUT_SECONDS = 30.0  # a worker that neither asks for work nor reports an init error by then is broken
 ERROR_TYPE_HEADER = "Lambda-Runtime-Function-Error-Type"
+# Between the emulated Invoke and moto's response: the request ID moto would otherwise replace with one of its own.
+REQUEST_ID_HEADER = "x-local-twin-request-id"
 SUPPORTED_RUNTIMES = ("python3.13",)
 
 
@@ -226,6 +235,7 @@ class _Worker:
         self._lock = threading.Lock()
         self._ready = threading.Event()
         self._init_error: bytes | None = None
+        self._exit_code: int | None = None  # set (under the lock) once the runtime process has exited
         self._api = _RuntimeApi(self)
         threading.Thread(target=self._api.serve_forever, name=f"lambda-api-{spec.name}", daemon=True).start()
         env = {**environment, "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{self._api.server_address[1]}"}
@@ -264,34 +274,38 @@ class _Worker:
     def _watch(self) -> None:
         """A runtime that exits fails what it was doing, as Lambda's Runtime.ExitError does."""
         code = self.process.wait()
-        self._ready.set()
         with self._lock:
+            self._exit_code = code
             waiting = list(self._pending.values())
             self._pending.clear()
+        self._ready.set()
         for pending in waiting:
             if not pending.result.done():
-                error = self._init_error or _error(
-                    "Runtime.ExitError",
-                    f"RequestId: {pending.request_id} Error: Runtime exited with error: exit status {code}",
-                )
-                pending.result.set_result((error, "Unhandled"))
+                pending.result.set_result((self._exit_error(pending.request_id), "Unhandled"))
+
+    def _exit_error(self, request_id: str) -> bytes:
+        return self._init_error or _error(
+            "Runtime.ExitError",
+            f"RequestId: {request_id} Error: Runtime exited with error: exit status {self._exit_code}",
+        )
 
     # --- the caller's side -------------------------------------------------------------------------------------
     @property
     def alive(self) -> bool:
         return self.process.poll() is None and self._init_error is None
 
-    def invoke(self, payload: bytes) -> tuple[str, bytes, str | None]:
-        """Run one invocation to its end (response, error, timeout or crash): (request id, payload, error)."""
-        request_id = str(uuid.uuid4())
+    def invoke(self, payload: bytes, request_id: str) -> tuple[bytes, str | None]:
+        """Run one invocation to its end (response, error, timeout or crash): (payload, error)."""
         timeout = self.spec.timeout_seconds
         if not self._ready.wait(INIT_TIMEOUT_SECONDS) and self.alive:
             self.stop()
-            return request_id, _error("Runtime.Unknown", "the runtime did not start"), "Unhandled"
+            return _error("Runtime.Unknown", "the runtime did not start"), "Unhandled"
         if self._init_error is not None:
-            return request_id, self._init_error, "Unhandled"
+            return self._init_error, "Unhandled"
         pending = _Pending(request_id, payload, int((time.time() + timeout) * 1000), self.spec.arn)
         with self._lock:
+            if self._exit_code is not None:  # exited before taking any work (sys.exit while importing the handler)
+                return self._exit_error(request_id), "Unhandled"
             self._pending[request_id] = pending
         self._inbox.put(pending)
         try:
@@ -299,8 +313,8 @@ class _Worker:
         except FutureTimeout:
             self.stop()  # Lambda ends the sandbox; the next invocation starts a new one
             message = f"RequestId: {request_id} Error: Task timed out after {timeout}.00 seconds"
-            return request_id, _error("Sandbox.Timedout", message), "Unhandled"
-        return request_id, body, function_error
+            return _error("Sandbox.Timedout", message), "Unhandled"
+        return body, function_error
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -327,7 +341,7 @@ class LambdaRuntime:
         log_dir: Path,
         runtime_dir: Path = RUNTIME_DIR,
         async_retry_delay_seconds: float = 0.2,
-        send_to_dead_letter_queue: Callable[[str, str, dict[str, str]], None] | None = None,
+        send_to_dead_letter_queue: Callable[[str, str, Mapping[str, str | int]], None] | None = None,
     ) -> None:
         self.endpoint_url = endpoint_url
         self.region = region
@@ -360,6 +374,15 @@ class LambdaRuntime:
         for worker in retired:
             worker.stop()
 
+    def unregister(self, name_or_arn: str) -> None:
+        """Forget a function (DeleteFunction): its sandboxes are stopped; unknown names are ignored."""
+        name = name_or_arn.split(":function:", 1)[-1].split(":")[0]
+        with self._lock:
+            self._functions.pop(name, None)
+            retired = self._workers.pop(name, [])
+        for worker in retired:
+            worker.stop()
+
     def spec(self, name_or_arn: str) -> FunctionSpec:
         name = name_or_arn.split(":function:", 1)[-1].split(":")[0]
         with self._lock:
@@ -376,13 +399,19 @@ class LambdaRuntime:
         return True
 
     # --- synchronous -------------------------------------------------------------------------------------------
-    def invoke(self, name_or_arn: str, payload: bytes, *, asynchronous: bool = False) -> Invocation:
-        """RequestResponse: run the function on a warm worker (or a new one) and return what Lambda would."""
+    def invoke(
+        self, name_or_arn: str, payload: bytes, *, asynchronous: bool = False, request_id: str | None = None
+    ) -> Invocation:
+        """RequestResponse: run the function on a warm worker (or a new one) and return what Lambda would.
+
+        ``request_id``: an asynchronous invocation's, the same for each of its attempts; a new one otherwise.
+        """
         spec = self.spec(name_or_arn)
+        request_id = request_id or str(uuid.uuid4())
         started = time.perf_counter()
         worker, cold = self._acquire(spec)
         try:
-            request_id, body, function_error = worker.invoke(payload)
+            body, function_error = worker.invoke(payload, request_id)
         finally:
             self._release(spec, worker)
         result = Invocation(request_id, body, function_error, cold, round(time.perf_counter() - started, 3))
@@ -409,18 +438,24 @@ class LambdaRuntime:
                 if self._closed:
                     raise LambdaSetupError("the emulated Lambda is shut down")
                 workers = self._workers.setdefault(spec.name, [])
-                workers[:] = [w for w in workers if w.alive or w.busy]
+                ended = [w for w in workers if not w.alive and not w.busy]
+                workers[:] = [w for w in workers if w not in ended]
                 idle = next((w for w in workers if not w.busy and w.alive), None)
+                chosen: tuple[_Worker, bool] | None = None
                 if idle is not None:
                     idle.busy = True
-                    return idle, False
-                if len(workers) < MAX_WORKERS_PER_FUNCTION:
+                    chosen = idle, False
+                elif len(workers) < MAX_WORKERS_PER_FUNCTION:
                     worker = _Worker(
                         spec, self._environment(spec), python_for(spec.runtime, self.runtime_dir), self._log(spec)
                     )
                     worker.busy = True
                     workers.append(worker)
-                    return worker, True
+                    chosen = worker, True
+            for worker in ended:  # a crashed or failed sandbox: free its Runtime API and process, in the background
+                threading.Thread(target=worker.stop, name=f"lambda-stop-{spec.name}", daemon=True).start()
+            if chosen is not None:
+                return chosen
             time.sleep(0.01)  # every sandbox of this function is busy: wait for one, as a throttled caller would
 
     def _release(self, spec: FunctionSpec, worker: _Worker) -> None:
@@ -435,7 +470,13 @@ class LambdaRuntime:
 
     def _environment(self, spec: FunctionSpec) -> dict[str, str]:
         """What Lambda puts in a python3.13 sandbox's environment, the template's variables, and the emulator."""
-        layers = [str(layer / "python") for layer in spec.layer_dirs]
+        version = spec.runtime.removeprefix("python")
+        layers = [  # each layer's Python folders, as Lambda's /opt/python/lib/python3.x/site-packages and /opt/python
+            str(path)
+            for layer in spec.layer_dirs
+            for path in (layer / "python" / "lib" / f"python{version}" / "site-packages", layer / "python")
+            if path.is_dir()
+        ]
         return {
             "PATH": "/usr/local/bin:/usr/bin:/bin",
             "LANG": "en_US.UTF-8",
@@ -449,11 +490,13 @@ class LambdaRuntime:
             "AWS_LAMBDA_FUNCTION_NAME": spec.name,
             "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
+            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
             "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.name}",
             "AWS_LAMBDA_LOG_STREAM_NAME": f"local/{uuid.uuid4().hex}",
             **({"AWS_LAMBDA_LOG_FORMAT": "JSON"} if spec.log_format.upper() == "JSON" else {}),
             "AWS_REGION": self.region,
             "AWS_DEFAULT_REGION": self.region,
+            "AWS_ACCESS_KEY": "testing",
             "AWS_ACCESS_KEY_ID": "testing",
             "AWS_SECRET_ACCESS_KEY": "testing",
             "AWS_SESSION_TOKEN": "testing",
@@ -469,39 +512,42 @@ class LambdaRuntime:
     def invoke_async(self, name_or_arn: str, payload: bytes) -> str:
         """InvocationType=Event: accepted at once (202), run in the background with Lambda's retries and DLQ."""
         spec = self.spec(name_or_arn)
-        event_id = str(uuid.uuid4())
+        request_id = str(uuid.uuid4())
         thread = threading.Thread(
-            target=self._run_async, args=(spec, payload, time.monotonic()), name=f"lambda-async-{spec.name}"
+            target=self._run_async,
+            args=(spec, payload, request_id, time.monotonic()),
+            name=f"lambda-async-{spec.name}",
         )
         thread.daemon = True
         with self._lock:
             self._async = [t for t in self._async if t.is_alive()] + [thread]
         thread.start()
-        return event_id
+        return request_id
 
-    def _run_async(self, spec: FunctionSpec, payload: bytes, accepted: float) -> None:
+    def _run_async(self, spec: FunctionSpec, payload: bytes, request_id: str, accepted: float) -> None:
         attempts = 1 + spec.max_retry_attempts
         result: Invocation | None = None
         for attempt in range(attempts):
-            if self._closed:
-                return
             if time.monotonic() - accepted > spec.max_event_age_seconds:
                 break
-            result = self.invoke(spec.name, payload, asynchronous=True)
+            try:
+                result = self.invoke(spec.name, payload, asynchronous=True, request_id=request_id)
+            except LambdaSetupError:  # the emulator stopped while the event waited: nothing runs any more
+                return
             if result.function_error is None:
                 return
             if attempt + 1 < attempts:
                 time.sleep(self.async_retry_delay_seconds * (attempt + 1))
-        self._dead_letter(spec, payload, result)
+        self._dead_letter(spec, payload, request_id, result)
 
-    def _dead_letter(self, spec: FunctionSpec, payload: bytes, result: Invocation | None) -> None:
+    def _dead_letter(self, spec: FunctionSpec, payload: bytes, request_id: str, result: Invocation | None) -> None:
         """Lambda's documented DLQ message: the event as body, RequestID / ErrorCode / ErrorMessage attributes."""
         if spec.dead_letter_arn is None or self.send_to_dead_letter_queue is None:
             return
         error = (result.error if result else None) or {}
-        attributes = {
-            "RequestID": result.request_id if result else "",
-            "ErrorCode": "200",  # the function ran and failed: the Invoke call itself succeeded
+        attributes: dict[str, str | int] = {
+            "RequestID": request_id,
+            "ErrorCode": 200,  # a Number: the 3-digit HTTP code; the function ran and failed, the Invoke succeeded
             "ErrorMessage": str(error.get("errorMessage", "event too old"))[:1024],
         }
         self.send_to_dead_letter_queue(spec.dead_letter_arn, payload.decode(), attributes)
@@ -548,24 +594,44 @@ def _invoke(
     function = self.get_function(function_name, qualifier)
     payload = body if isinstance(body, bytes) else str(body or "").encode()
     if (headers or {}).get("X-Amz-Invocation-Type") == "Event":
-        lambdas.invoke_async(function.function_arn, payload)
+        response_headers[REQUEST_ID_HEADER] = lambdas.invoke_async(function.function_arn, payload)
         return b""
     result = lambdas.invoke(function.function_arn, payload)
+    response_headers[REQUEST_ID_HEADER] = result.request_id
     response_headers["x-amz-executed-version"] = "$LATEST"
     if result.function_error:
         response_headers["x-amz-function-error"] = result.function_error
     return result.payload
 
 
+def _enrich_response(headers: dict[str, str], body: Any) -> tuple[dict[str, str], Any]:
+    """moto's request ID for every answer, except Invoke's: the invocation's own, as Lambda answers."""
+    from moto.core.responses import BaseResponse
+
+    request_id = headers.pop(REQUEST_ID_HEADER, None)
+    headers, body = BaseResponse._enrich_response(headers, body)
+    if request_id:
+        headers["x-amzn-requestid"] = request_id
+    return headers, body
+
+
 def patches() -> list[tuple[Any, str, Any]]:
-    from moto.awslambda_simple.models import LambdaSimpleBackend
-
-    return [(LambdaSimpleBackend, "invoke", _invoke)]
-
-
-def compatibility_problems() -> list[str]:
+    from moto.awslambda.responses import LambdaResponse
     from moto.awslambda_simple.models import LambdaSimpleBackend
 
     return [
+        (LambdaSimpleBackend, "invoke", _invoke),
+        (LambdaResponse, "_enrich_response", staticmethod(_enrich_response)),
+    ]
+
+
+def compatibility_problems() -> list[str]:
+    from moto.awslambda.responses import LambdaResponse
+    from moto.awslambda_simple.models import LambdaSimpleBackend
+
+    problems = [
         f"LambdaSimpleBackend.{a} is gone" for a in ("invoke", "get_function") if not hasattr(LambdaSimpleBackend, a)
     ]
+    if "_enrich_response" in vars(LambdaResponse) or not hasattr(LambdaResponse, "_enrich_response"):
+        problems.append("LambdaResponse._enrich_response changed (Invoke's request ID is set through it)")
+    return problems

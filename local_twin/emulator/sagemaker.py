@@ -18,8 +18,9 @@ CreateModel drops               recorded and returned by DescribeModel
 EnableNetworkIsolation
 UpdateModelPackage sets the     an absent field is left as it is; CustomerMetadataProperties are merged (the API's
 status (and description) to     ...ToRemove removes keys); ModelLifeCycle (Stage, StageStatus, StageDescription) is
-None when absent; ignores       stored and described, as botocore's model declares it
-ModelLifeCycle
+None when absent; Create- and   validated (botocore's model: Stage and StageStatus required, each
+UpdateModelPackage ignore       ``[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}``; StageDescription up to 1024 characters; else
+ModelLifeCycle                  ValidationException), stored and described, on create and on update
 no EventBridge events           "SageMaker Model Package State Change" is sent to the account's default bus on every
                                 CreateModelPackage and UpdateModelPackage (a metadata-only update too), with the
                                 detail DescribeModelPackage returns (times as ISO 8601 strings, as in the
@@ -32,12 +33,13 @@ no EventBridge events           "SageMaker Model Package State Change" is sent t
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from moto.core.responses import ActionResult
 from moto.core.utils import utcnow
@@ -60,7 +62,7 @@ TERMINAL_PIPELINE_STATUSES = ("Succeeded", "Failed", "Stopped")
 STATE_CHANGE_DETAIL_TYPE = "SageMaker Model Package State Change"
 # Added by this module; if moto ever implements one of them, compatibility_problems() says so.
 ADDED_ACTIONS = ("update_endpoint", "list_pipeline_execution_steps", "stop_pipeline_execution", "stop_transform_job")
-LIFE_CYCLE_NAME = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$"  # botocore: ModelLifeCycle.Stage / StageStatus
+LIFE_CYCLE_NAME = r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}"  # botocore: ModelLifeCycle.Stage / StageStatus (EntityName)
 
 
 # --- pipeline executions -----------------------------------------------------------------------------------------
@@ -342,17 +344,25 @@ def _update_model_package(
 
 
 def _check_life_cycle(life_cycle: dict[str, str]) -> None:
-    import re
-
+    """ModelLifeCycle's constraints in botocore's model, refused with the wording of AWS's validation errors."""
     for key in ("Stage", "StageStatus"):
         value = life_cycle.get(key)
-        if not value or not re.match(LIFE_CYCLE_NAME, value):
+        field_path = f"modelLifeCycle.{key[0].lower()}{key[1:]}"
+        if value is None:
             raise ValidationError(
-                message=f"1 validation error detected: Value {value!r} at 'modelLifeCycle.{key[0].lower()}{key[1:]}' "
-                f"failed to satisfy constraint: Member must satisfy regular expression pattern: {LIFE_CYCLE_NAME[1:-1]}"
+                message=f"1 validation error detected: Value null at '{field_path}' failed to satisfy constraint: "
+                "Member must not be null"
             )
-    if len(life_cycle.get("StageDescription", "")) > 1024:
-        raise ValidationError(message="ModelLifeCycle.StageDescription is longer than 1024 characters")
+        if not re.fullmatch(LIFE_CYCLE_NAME, str(value)):
+            raise ValidationError(
+                message=f"1 validation error detected: Value '{value}' at '{field_path}' failed to satisfy "
+                f"constraint: Member must satisfy regular expression pattern: {LIFE_CYCLE_NAME}"
+            )
+    if len(str(life_cycle.get("StageDescription", ""))) > 1024:
+        raise ValidationError(
+            message="1 validation error detected: Value at 'modelLifeCycle.stageDescription' failed to satisfy "
+            "constraint: Member must have length less than or equal to 1024"
+        )
 
 
 def _response_update_model_package(self: SageMakerResponse) -> ActionResult:
@@ -369,11 +379,20 @@ def _response_update_model_package(self: SageMakerResponse) -> ActionResult:
     return ActionResult({"ModelPackageArn": arn})
 
 
-def _wrap_create_model_package(original: Callable[..., str]) -> Callable[..., str]:
-    def create_model_package(self: SageMakerModelBackend, *args: Any, **kwargs: Any) -> str:
-        arn = original(self, *args, **kwargs)
-        core.active().model_package_events._send(self, _package(self, arn))
-        return arn
+def _wrap_create_model_package(original: Callable[..., ActionResult]) -> Callable[..., ActionResult]:
+    """CreateModelPackage: its ModelLifeCycle checked and kept (moto drops it), then the state-change event sent."""
+
+    def create_model_package(self: SageMakerResponse) -> ActionResult:
+        life_cycle = self._get_param("ModelLifeCycle")
+        if life_cycle is not None:
+            _check_life_cycle(life_cycle)  # before anything is created, as a refused request creates nothing
+        result = original(self)
+        backend = self.sagemaker_backend
+        package = _package(backend, str(cast(dict[str, Any], result.result)["ModelPackageArn"]))
+        if life_cycle is not None:
+            package.model_life_cycle = dict(life_cycle)  # type: ignore[attr-defined]
+        core.active().model_package_events._send(backend, package)
+        return result
 
     return create_model_package
 
@@ -568,7 +587,11 @@ def patches() -> list[tuple[Any, str, Any]]:
         (backend, "update_model_package", _update_model_package),
         (SageMakerResponse, "update_model_package", _response_update_model_package),
         (SageMakerResponse, "describe_model_package", _response_describe_model_package),
-        (backend, "create_model_package", _wrap_create_model_package(backend.create_model_package)),
+        (
+            SageMakerResponse,
+            "create_model_package",
+            _wrap_create_model_package(SageMakerResponse.create_model_package),
+        ),
     ]
 
 
@@ -589,7 +612,13 @@ def compatibility_problems() -> list[str]:
             "update_model_package",
             "model_package_name_mapping",
         ),
-        SageMakerResponse: ("create_model", "_get_param", "update_model_package", "describe_model_package"),
+        SageMakerResponse: (
+            "create_model",
+            "_get_param",
+            "create_model_package",
+            "update_model_package",
+            "describe_model_package",
+        ),
         FakeEndpoint: ("_process_production_variants", "arn_formatter"),
         ModelPackage: ("gen_response_object", "modifications_done", "set_model_approval_status"),
     }

@@ -1,6 +1,6 @@
 """Execute a rendered SageMaker Pipeline definition on one machine: no Docker, no AWS account.
 
-See runner.py for the public API and README "Running the pipeline locally" for what is supported.
+See runner.py for the public API and docs/pipeline.md for what is supported.
 """
 
 from local_twin.pipeline_runner.definition import DefinitionError, PipelineDefinition, parse_definition

@@ -2,8 +2,8 @@
 
 The command does what the upsert Lambda and SageMaker do in AWS, with local values: fill the deploy tokens (through
 mlops_shared.deploy_tokens, the one implementation), upload the code assets (mlops_shared.code_assets) and any local
-files given with --upload, start the SageMaker API in-process (moto) with the model package group, then run the
-execution and write its record to --output.
+files given with --upload, start the SageMaker and S3 APIs in-process (moto) with the model package group and the
+artifacts bucket, then run the execution, write its record to --output and copy the bucket to --store-dir.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from rich.table import Table
 
 from local_twin.pipeline_runner.definition import DefinitionError
 from local_twin.pipeline_runner.runner import ExecutionResult, PipelineRunner, StepRecord
-from local_twin.storage import LocalDirectoryStore, ObjectStore, StoreError
+from local_twin.storage import LocalDirectoryStore, ObjectStore, S3Store, StoreError
 from ml_code import SCRIPTS_DIR
 from mlops_shared.code_assets import MANIFEST_FILE, CodeAsset, StaleCodeError, publish_code_assets, read_manifest
 from mlops_shared.deploy_tokens import DeployValues, TokenError, fill_definition
@@ -103,12 +103,27 @@ def parse_pairs(pairs: Sequence[str], what: str) -> dict[str, str]:
 
 
 @contextmanager
-def in_process_sagemaker(region: str) -> Iterator[Any]:
-    """moto's SageMaker in this process (the local store holds the data, so only the API is emulated)."""
+def in_process_aws(region: str, bucket: str) -> Iterator[tuple[Any, S3Store]]:
+    """moto's SageMaker and S3 in this process: (SageMaker client, the store with the artifacts bucket). S3, not a
+    folder, because the Transform step's batch transform reads and writes through the S3 API, as in SageMaker."""
     from moto import mock_aws
 
     with mock_aws():
-        yield boto3.client("sagemaker", region_name=region)
+        s3 = boto3.client("s3", region_name=region)
+        if region == "us-east-1":
+            s3.create_bucket(Bucket=bucket)
+        else:
+            s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})  # type: ignore[typeddict-item]
+        yield boto3.client("sagemaker", region_name=region), S3Store(s3)
+
+
+def mirror(store: S3Store, bucket: str, folder: Path) -> int:
+    """Every object of the bucket into ``folder/<bucket>/<key>`` (the S3 of this process ends with it)."""
+    copy = LocalDirectoryStore(folder)
+    keys = store.list_keys(f"s3://{bucket}/")
+    for key in keys:
+        copy.put_bytes(f"s3://{bucket}/{key}", store.get_bytes(f"s3://{bucket}/{key}"))
+    return len(keys)
 
 
 def step_table(result: ExecutionResult) -> Table:
@@ -131,7 +146,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--region", default="us-east-1", help="fills {{XGBoostImageUri}} (%(default)s)")
     parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="pipeline parameter")
     parser.add_argument("--upload", action="append", default=[], metavar="FILE=S3URI", help="put a file in the store")
-    parser.add_argument("--store-dir", type=Path, default=Path("build/pipeline-local/store"), help="s3://b/k → DIR/b/k")
+    parser.add_argument(
+        "--store-dir",
+        type=Path,
+        default=Path("build/pipeline-local/store"),
+        help="the bucket, copied: s3://b/k → DIR/b/k",
+    )
     parser.add_argument("--workdir", type=Path, default=Path("build/pipeline-local/work"), help="per-step /opt/ml")
     parser.add_argument("--output", type=Path, default=Path("build/pipeline-local/execution.json"), help="the record")
     parser.add_argument("--bucket", default="pipeline-local-artifacts", help="fills {{ArtifactsBucket}}")
@@ -142,25 +162,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.definition.is_file():
         raise SystemExit(f"{args.definition} does not exist: run `make definition` first")
 
-    store = LocalDirectoryStore(args.store_dir)
-    try:
-        image_uri = image_uri_for(args.image_uris, args.region)
-        values = local_deploy_values(args.region, image_uri, args.bucket, args.model_package_group)
-        rendered = read_manifest(args.definition.parent / MANIFEST_FILE)
-        definition = prepare_definition(args.definition.read_text(), values, store, rendered)
-    except PreparationError as error:
-        raise SystemExit(f"{args.definition}: {error}") from error
-    for local, uri in parse_pairs(args.upload, "--upload").items():
-        try:
-            store.put_bytes(uri, Path(local).read_bytes())
-        except (OSError, StoreError) as error:
-            hint = " (make data downloads data/abalone.csv)" if isinstance(error, FileNotFoundError) else ""
-            raise SystemExit(f"--upload {local}={uri}: {error}{hint}") from error
-
     def progress(record: StepRecord) -> None:
         console.print(f"[{record.step_status}] {record.step_name}", highlight=False)
 
-    with in_process_sagemaker(args.region) as sagemaker:
+    with in_process_aws(args.region, args.bucket) as (sagemaker, store):
+        try:
+            image_uri = image_uri_for(args.image_uris, args.region)
+            values = local_deploy_values(args.region, image_uri, args.bucket, args.model_package_group)
+            rendered = read_manifest(args.definition.parent / MANIFEST_FILE)
+            definition = prepare_definition(args.definition.read_text(), values, store, rendered)
+        except PreparationError as error:
+            raise SystemExit(f"{args.definition}: {error}") from error
+        for local, uri in parse_pairs(args.upload, "--upload").items():
+            try:
+                store.put_bytes(uri, Path(local).read_bytes())
+            except (OSError, StoreError, store.client.exceptions.ClientError) as error:
+                hint = " (make data downloads data/abalone.csv)" if isinstance(error, FileNotFoundError) else ""
+                raise SystemExit(f"--upload {local}={uri}: {error}{hint}") from error
         sagemaker.create_model_package_group(ModelPackageGroupName=args.model_package_group)
         try:
             runner = PipelineRunner(
@@ -175,6 +193,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             console.print(f"[red]definition rejected:[/red] {error}", highlight=False)
             return 2
         package = _package_summary(sagemaker, result.model_package_arn)
+        mirrored = mirror(store, args.bucket, args.store_dir)
+    console.print(f"{mirrored} objects of s3://{args.bucket} copied to {args.store_dir}", highlight=False)
     document = {**result.to_json(), "evaluation": result.property_files, "registered_model_package": package}
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(document, indent=2, default=str) + "\n")

@@ -11,17 +11,22 @@ encoders. Step by step, in the container's order:
   (``text/csv``, ``csv``) or libsvm (``text/libsvm``, ``text/x-libsvm``, ``libsvm``, and a *missing* header); any
   other type, a ``label_size`` other than 1, or data that does not parse is 415 with the container's message;
   a prediction that fails is 400 (``Unable to evaluate payload provided: ...``); then Accept is checked (missing or
-  ``*/*`` means ``SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT``, else ``text/csv``): outside the four supported types 406;
+  ``*/*`` means ``SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT``, else ``text/csv``): outside the four supported types 406.
+  The body is read as the image's Werkzeug 0.15.6 reads it (:func:`~local_twin.serving.image_http.request_data`):
+  over ``MAX_CONTENT_LENGTH`` is 413 only with a Content-Type, and a form-typed body arrives empty (204);
 * responses: ``text/csv`` one prediction per line with a trailing newline (float64 repr of each float32 score),
   ``application/json`` ``{"predictions": [{"score": ...}]}``; ``application/jsonlines`` and
   ``application/x-recordio-protobuf`` are 500 in this image (its encoder knows only csv/json/npy); with
   ``SAGEMAKER_BATCH`` set (batch transform) every type gets one prediction per line;
-* ``GET /ping`` 200; ``GET /execution-parameters`` the batch-transform parameters as JSON.
+* ``GET /ping`` 200; ``GET /execution-parameters`` the batch-transform parameters as JSON; HTTP errors and
+  unhandled exceptions get the image's pages (:mod:`~local_twin.serving.image_http`).
 
 Deliberate differences, listed in docs/local-twin.md: recordio-protobuf input is refused with 415 naming it (the
 image's mlio decoder is not available locally); and the column count is checked for every model format, 400 naming
 both counts -- the image checks it only for pickled models, so a request with too few columns is silently scored
-against an XGBoost-format model.
+against an XGBoost-format model. A CSV row must have exactly the model's feature count (the image lets a pickled
+model take one fewer); a libsvm row names its columns, so only more columns than the model's are refused (which the
+image refuses too, through XGBoost).
 """
 
 from __future__ import annotations
@@ -41,6 +46,8 @@ import numpy as np
 import xgboost as xgb
 from flask import Flask, Response, request
 from scipy.sparse import csr_matrix
+
+from local_twin.serving.image_http import parse_header, request_data, use_image_error_pages
 
 LOG = logging.getLogger(__name__)
 
@@ -106,32 +113,22 @@ def _load_one(path: Path) -> tuple[xgb.Booster, ModelFormat]:
         if not isinstance(loaded, xgb.Booster):
             raise TypeError(f"unpickled a {type(loaded).__name__}, not an xgboost Booster")
         return loaded, PKL_FORMAT
-    except (pickle.UnpicklingError, EOFError, TypeError, ValueError, AttributeError, ImportError) as pkl_error:
+    except Exception as pkl_error:  # noqa: BLE001 - the image falls back to Booster.load_model on any pickle error
         booster = xgb.Booster()
         try:
             booster.load_model(str(path))
-        except xgb.core.XGBoostError as xgb_error:
+        except Exception as xgb_error:  # noqa: BLE001 - the image reports any load failure with both errors
             raise ModelLoadError(
                 f"Model {path} cannot be loaded:\nPickle load error={pkl_error}\nXGB load model error={xgb_error}"
             ) from xgb_error
         return booster, XGB_FORMAT
 
 
-def _media_type(header: str) -> tuple[str, dict[str, str]]:
-    """``cgi.parse_header``: the lower-cased type and its parameters."""
-    parts = [part.strip() for part in header.split(";")]
-    params = {}
-    for part in parts[1:]:
-        name, _, value = part.partition("=")
-        params[name.strip().lower()] = value.strip().strip('"')
-    return parts[0].lower(), params
-
-
 def content_kind(header: str | None) -> str:
     """``data_utils.get_content_type``: "csv" or "libsvm"; a missing header is libsvm."""
     if header is None:
         return "libsvm"
-    media_type, params = _media_type(header)
+    media_type, params = parse_header(header.lower())
     if media_type in CSV_TYPES:
         if params.get("label_size", "1") != "1":
             raise ContentError(
@@ -185,13 +182,18 @@ def parse_libsvm(payload: bytes) -> csr_matrix:
         ) from exc
 
 
-def predict(model: LoadedModel, features: Any) -> np.ndarray[Any, Any]:
-    """Score a feature matrix (dense or sparse); a column count other than the model's is refused (see above)."""
+def predict(model: LoadedModel, features: Any, kind: str = "csv") -> np.ndarray[Any, Any]:
+    """Score a feature matrix (dense or sparse) with ``serve_utils.predict``'s column check, for every model format."""
     columns = int(features.shape[1])
-    if columns != model.num_features:
+    if kind == "libsvm" and columns > model.num_features:
         raise ValueError(
-            f"Feature size of inference data {columns} is not consistent with feature size of trained model "
-            f"{model.num_features}: send exactly {model.num_features} feature columns per row, without the label"
+            f"Feature size of libsvm inference data {columns} is larger than feature size of trained model "
+            f"{model.num_features}."
+        )
+    if kind == "csv" and columns != model.num_features:
+        raise ValueError(
+            f"Feature size of csv inference data {columns} is not consistent with feature size of trained model "
+            f"{model.num_features}."
         )
     # nthread=1: building a small DMatrix with every core's threads costs more than the prediction (make bench).
     matrix = xgb.DMatrix(features, nthread=1)
@@ -224,7 +226,8 @@ def create_app(model_dir: Path, environ: Mapping[str, str] | None = None) -> Fla
     max_length = int(environ.get("MAX_CONTENT_LENGTH", str(DEFAULT_MAX_CONTENT_LENGTH)))
     default_accept = environ.get("SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT", "text/csv")
     app = Flask("sagemaker_xgboost_container.algorithm_mode")
-    app.config["MAX_CONTENT_LENGTH"] = max_length
+    app.config["MAX_CONTENT_LENGTH"] = max_length  # applied by request_data, as Werkzeug 0.15.6 applies it
+    use_image_error_pages(app)
 
     def text(body: str, status: int) -> Response:
         return Response(response=body, status=status, mimetype="text/html")
@@ -244,28 +247,30 @@ def create_app(model_dir: Path, environ: Mapping[str, str] | None = None) -> Fla
 
     @app.post("/invocations")
     def invocations() -> Response:
-        payload = request.get_data()
+        payload = request_data(max_length)
         if len(payload) == 0:
             return Response(response="", status=http.HTTPStatus.NO_CONTENT, mimetype="text/html")
         try:
-            kind = content_kind(request.headers.get("Content-Type"))
+            kind = content_kind(request.content_type)
             features = parse_csv(payload) if kind == "csv" else parse_libsvm(payload)
         except ContentError as exc:
             LOG.info("415: %s", exc)
             return text(str(exc), http.HTTPStatus.UNSUPPORTED_MEDIA_TYPE)
         try:
-            predictions = predict(model, features)
+            predictions = predict(model, features, kind)
         except Exception as exc:  # noqa: BLE001 - the container answers any prediction failure with 400
             LOG.info("400: %s", exc)
             return text(f"Unable to evaluate payload provided: {exc}", http.HTTPStatus.BAD_REQUEST)
-        accept, _ = _media_type(request.headers.get("Accept", ""))
+        accept, _ = parse_header(request.headers.get("Accept", ""))  # serve._parse_accept
         if not accept or accept == "*/*":
-            accept = default_accept
-        elif accept not in SUPPORTED_ACCEPTS:
+            accept = default_accept  # as set, not validated
+        elif accept.lower() not in SUPPORTED_ACCEPTS:
             message = (
                 f"Accept type {accept} is not supported. Please use supported accept types: {list(SUPPORTED_ACCEPTS)}."
             )
             return text(message, http.HTTPStatus.NOT_ACCEPTABLE)
+        else:
+            accept = accept.lower()
         body = encode(predictions.tolist(), accept, batch)  # _EncoderMissing propagates: Flask's 500, as the image's
         return Response(response=body, status=http.HTTPStatus.OK, mimetype=accept)
 

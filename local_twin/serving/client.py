@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import http
+import http.client
 import json
-import urllib.error
-import urllib.request
+import urllib.parse
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -26,15 +26,24 @@ class Invocation:
 def invoke(
     url: str, body: bytes, content_type: str | None = "text/csv", accept: str | None = None, *, timeout: float = 60.0
 ) -> Invocation:
-    """POST a payload (any status is returned, not raised: callers check 4xx messages). ``None``: header not sent."""
+    """POST a payload (any status is returned, not raised: callers check 4xx messages). ``None``: header not sent.
+
+    http.client, not urllib: urllib adds ``Content-Type: application/x-www-form-urlencoded`` to every body sent
+    without one, which the image answers with 204 instead of reading the body as libsvm.
+    """
     headers = {name: value for name, value in (("Content-Type", content_type), ("Accept", accept)) if value}
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme != "http" or not parts.hostname:
+        raise InvocationError(f"{url} is not the http:// address of a local serving container")
     # Only ever a loopback container this package started (http://127.0.0.1:<port>).
-    request = urllib.request.Request(f"{url}/invocations", data=body, method="POST", headers=headers)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return Invocation(int(response.status), response.read().decode("utf-8"), response.headers["Content-Type"])
-    except urllib.error.HTTPError as error:
-        return Invocation(int(error.code), error.read().decode("utf-8"), error.headers.get("Content-Type", ""))
+        connection.request("POST", f"{parts.path.rstrip('/')}/invocations", body=body, headers=headers)
+        response = connection.getresponse()
+        answer = response.read().decode("utf-8", errors="replace")
+        return Invocation(int(response.status), answer, response.getheader("Content-Type", ""))
+    finally:
+        connection.close()
 
 
 def predictions_from(answer: Invocation) -> list[float]:

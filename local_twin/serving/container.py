@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import os
 import sys
+import traceback
 from pathlib import Path
 
+from flask import Flask
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 
@@ -22,17 +24,27 @@ class _QuietHandler(WSGIRequestHandler):
         return  # request lines would drown the run's log; errors are still logged
 
 
+def _create_app(model_dir: Path) -> Flask:
+    if "SAGEMAKER_PROGRAM" in os.environ:  # the image's test is ``module_name is None``: even "" is script mode
+        from local_twin.serving import script_mode
+
+        return script_mode.create_app(model_dir, Path(os.environ["LOCAL_TWIN_CODE_DIR"]))
+    from local_twin.serving import algorithm_mode
+
+    return algorithm_mode.create_app(model_dir)
+
+
 def main() -> None:
     model_dir = Path(os.environ["SM_MODEL_DIR"])
     port = int(os.environ.get("SAGEMAKER_BIND_TO_PORT", "8080"))
-    if os.environ.get("SAGEMAKER_PROGRAM"):
-        from local_twin.serving import script_mode
-
-        app = script_mode.create_app(model_dir, Path(os.environ["LOCAL_TWIN_CODE_DIR"]))
-    else:
-        from local_twin.serving import algorithm_mode
-
-        app = algorithm_mode.create_app(model_dir)
+    try:
+        app = _create_app(model_dir)
+    except Exception as exc:  # noqa: BLE001 - the server does not start; its parent reports this output
+        traceback.print_exc()
+        # XGBoost appends a long stack trace to its errors: the last line names the failure for the parent's tail
+        first_line = (str(exc).splitlines() or [""])[0]
+        print(f"the server did not start: {type(exc).__name__}: {first_line}", flush=True)
+        sys.exit(1)
     server = make_server("127.0.0.1", port, app, threaded=True, request_handler=_QuietHandler)
     print(f"serving on 127.0.0.1:{server.server_address[1]}", flush=True)  # the parent waits for this line
     sys.stdout.flush()

@@ -122,6 +122,7 @@ class ServingContainer:
                     ready.set()
         ready.set()  # the process ended: start() stops waiting and reports its output
         log.close()
+        stream.close()
 
     def stop(self) -> None:
         if self._process is not None and self._process.poll() is None:

@@ -19,6 +19,11 @@ import pytest
 from local_twin.cli import main
 
 
+def outcome(execution: dict[str, Any]) -> str:
+    """What the execution's Finish state concluded (Deployed, AwaitingApproval, Transformed...)."""
+    return str(execution["output"]["Finish"]["Outcome"])
+
+
 @dataclass(frozen=True)
 class Run:
     code: int
@@ -47,7 +52,7 @@ def local_run(output_dir: Path, data: Path, *args: str) -> Run:
 def data() -> Path:
     path = Path(__file__).resolve().parents[2] / "data" / "abalone.csv"
     if not path.exists():
-        raise FileNotFoundError(f"{path} is missing: run `make data` or copy it from ../shared/data (README, Data)")
+        raise FileNotFoundError(f"{path} is missing: run `make data` (data/README.md)")
     return path
 
 
@@ -75,11 +80,11 @@ def test_endpoint_run_succeeds_through_every_stage(endpoint_run: Run) -> None:
 def test_training_waits_for_approval_and_the_approval_deploys_through_the_rule(endpoint_run: Run) -> None:
     train, deploy = endpoint_run.execution("train"), endpoint_run.execution("deploy")
 
-    assert train["status"] == "SUCCEEDED" and train["states"][-1] == "AwaitingApproval"
-    assert "StartPipelineExecution" in train["states"] and "GetPipelineOutcome" in train["states"]
+    assert train["status"] == "SUCCEEDED" and outcome(train) == "AwaitingApproval"
+    assert "StartPipelineExecution" in train["states"] and "CheckPipeline" in train["states"]
     assert endpoint_run.summary["approval_event_matched_rule"] is True
     assert endpoint_run.summary["approval_status"] == "Approved"
-    assert deploy["status"] == "SUCCEEDED" and deploy["states"][-1] == "EndpointDeployed"
+    assert deploy["status"] == "SUCCEEDED" and outcome(deploy) == "Deployed"
     assert "CreateEndpoint" in deploy["states"] and "CreateTransformJob" not in deploy["states"]
 
 
@@ -89,6 +94,8 @@ def test_the_pipeline_ran_every_step_for_real(endpoint_run: Run) -> None:
     assert steps == {
         "PreprocessAbaloneData": "Succeeded",
         "TrainAbaloneModel": "Succeeded",
+        "CreateServingModel-CreateModel": "Succeeded",
+        "ScoreTestSplit": "Succeeded",
         "EvaluateAbaloneModel": "Succeeded",
         "CheckMseThreshold": "Succeeded",
         "RegisterAbaloneModel-RegisterModel": "Succeeded",
@@ -103,9 +110,22 @@ def test_the_summary_mse_is_the_evaluation_reports(endpoint_run: Run) -> None:
     assert endpoint_run.summary["evaluation_report"].endswith("/evaluation.json")
 
 
-def test_the_endpoint_reproduces_the_evaluation_on_the_test_split(endpoint_run: Run) -> None:
-    # The registered model, served as the XGBoost container serves it, gives the MSE the evaluate step measured.
-    assert math.isclose(endpoint_run.summary["predictions_mse"], endpoint_run.summary["test_mse"], rel_tol=1e-5)
+def test_the_endpoint_reproduces_the_evaluation_on_the_raw_test_records(endpoint_run: Run) -> None:
+    # The 627 raw records in one request to the endpoint give the MSE the pipeline's Transform step measured:
+    # training, the serving check and the endpoint encode records with one implementation.
+    assert endpoint_run.summary["predictions_count"] == 627
+    assert endpoint_run.summary["predictions_mse"] == pytest.approx(endpoint_run.summary["test_mse"], rel=1e-9)
+
+
+def test_a_raw_record_and_its_prediction_are_shown(endpoint_run: Run) -> None:
+    record = endpoint_run.summary["sample_record"]
+    answer = json.loads(endpoint_run.summary["sample_prediction"])
+
+    assert record == ",".join(endpoint_run.test_rows()[0][1:])  # sex,length,...: what a user holds
+    assert record.split(",")[0] in {"M", "F", "I"}
+    (prediction,) = answer["predictions"]
+    assert 1 < prediction["rings"] < 30
+    assert record in endpoint_run.console and "its prediction" in endpoint_run.console
 
 
 def test_every_endpoint_prediction_maps_to_a_test_row(endpoint_run: Run) -> None:
@@ -120,7 +140,7 @@ def test_every_endpoint_prediction_maps_to_a_test_row(endpoint_run: Run) -> None
 def test_batch_run_succeeds_and_deploys_no_endpoint(batch_run: Run) -> None:
     assert batch_run.code == 0, batch_run.summary.get("failure_reason")
     deploy = batch_run.execution("deploy")
-    assert deploy["status"] == "SUCCEEDED" and deploy["states"][-1] == "TransformDone"
+    assert deploy["status"] == "SUCCEEDED" and outcome(deploy) == "Transformed"
     assert "CreateEndpoint" not in deploy["states"]
     assert batch_run.summary["endpoint_url"] is None
     assert [stage["name"] for stage in batch_run.summary["stages"]][-1] == "transform"
@@ -134,10 +154,10 @@ def test_every_batch_output_row_is_a_test_row_joined_with_its_prediction(batch_r
     test_rows = batch_run.test_rows()
     assert len(rows) == len(test_rows) == batch_run.summary["predictions_count"]
     for output, test_row in zip(rows, test_rows, strict=True):
-        *features, prediction = output.split(",")
-        assert features == test_row[1:]  # JoinSource=Input: the input row (the test row without its label)
+        *record, prediction = output.split(",")
+        assert record == test_row[1:]  # JoinSource=Input: the raw input record (the test row without its label)
         assert math.isfinite(float(prediction))
-    assert math.isclose(batch_run.summary["predictions_mse"], batch_run.summary["test_mse"], rel_tol=1e-5)
+    assert batch_run.summary["predictions_mse"] == pytest.approx(batch_run.summary["test_mse"], rel=1e-9)
 
 
 # --- no approval, bad data ------------------------------------------------------------------------------------------
@@ -147,7 +167,7 @@ def test_no_approve_stops_at_awaiting_approval_and_deploys_nothing(tmp_path: Pat
     assert run.code == 0, run.summary.get("failure_reason")
     assert run.summary["approval_status"] == "PendingManualApproval"
     assert [execution["mode"] for execution in run.summary["executions"]] == ["train"]
-    assert run.execution("train")["states"][-1] == "AwaitingApproval"
+    assert outcome(run.execution("train")) == "AwaitingApproval"
     assert {stage["name"]: stage["status"] for stage in run.summary["stages"]}["approve"] == "skipped"
     assert run.summary["endpoint_url"] is None and run.summary["transform_output"] == []
     assert run.summary["test_mse"] is not None
@@ -183,12 +203,11 @@ def test_an_unknown_pipeline_parameter_is_named_before_training(tmp_path: Path, 
     assert run.summary["executions"] == []
 
 
-def test_a_package_registered_approved_is_deployed_by_the_training_execution(tmp_path: Path, data: Path) -> None:
+def test_a_package_registered_approved_is_deployed_by_its_registry_event(tmp_path: Path, data: Path) -> None:
     run = local_run(tmp_path, data, "--target", "batch", "--param", "ModelApprovalStatus=Approved")
 
     assert run.code == 0, run.summary.get("failure_reason")
-    train = run.execution("train")
-    assert "StartDeployment" in train["states"] and train["states"][-1] == "DeploymentRequested"
-    assert run.summary["approval_event_matched_rule"] is None  # no reviewer, no event: the train path deployed
-    assert run.execution("deploy")["states"][-1] == "TransformDone"
+    assert outcome(run.execution("train")) == "RegisteredApproved"
+    assert run.summary["approval_event_matched_rule"] is True  # no reviewer: SageMaker's event for the new package
+    assert outcome(run.execution("deploy")) == "Transformed"
     assert run.summary["predictions_count"] == len(run.test_rows())

@@ -159,9 +159,7 @@ class TestStack:
         """Wait until the stopped executions' workers are done (a stop takes effect between states)."""
         until(
             lambda: all(
-                e["status"] != "RUNNING"
-                for m in (self.train_machine, self.deploy_machine)
-                for e in self.executions(m)
+                e["status"] != "RUNNING" for m in (self.train_machine, self.deploy_machine) for e in self.executions(m)
             ),
             "executions stopped",
         )
@@ -207,6 +205,14 @@ class TestStack:
         return [n["Subject"] for n in self.notifications()]
 
     # --- between tests ------------------------------------------------------------------------------------------
+    def provisioned(self) -> bool:
+        """Whether the stack is still in the emulated account (its deploy state machine stands for the rest)."""
+        try:
+            self.client("stepfunctions").describe_state_machine(stateMachineArn=self.deploy_machine)
+        except self.client("stepfunctions").exceptions.StateMachineDoesNotExist:
+            return False
+        return True
+
     def reset(self) -> None:
         """An empty registry, no endpoint, no faults: what every test starts from (the stack itself is kept)."""
         self.aws.lambdas.wait_for_async()
@@ -218,9 +224,9 @@ class TestStack:
                         sfn.stop_execution(executionArn=execution["executionArn"], cause="test reset")
         self.settle_stopped()
         machines = {self.train_machine, self.deploy_machine}
-        for machine in stepfunctions_parser_backends[ACCOUNT_ID][REGION].state_machines:
-            if machine.arn in machines:
-                machine.executions.clear()  # names are free again, as in a new account
+        for state_machine in stepfunctions_parser_backends[ACCOUNT_ID][REGION].state_machines:
+            if state_machine.arn in machines:
+                state_machine.executions.clear()  # names are free again, as in a new account
         self.aws.faults.clear()
         self.aws.pipelines.clear()
         self.aws.deployments.clear()
@@ -249,11 +255,16 @@ class Stacks:
     def __init__(self, aws: Emulator) -> None:
         self.aws = aws
         self._stacks: dict[tuple[tuple[str, str], ...], TestStack] = {}
+        self._indices: dict[tuple[tuple[str, str], ...], int] = {}  # stable names across re-provisioning
 
     def get(self, **parameters: str) -> TestStack:
         key = tuple(sorted(parameters.items()))
+        if any(not each.provisioned() for each in self._stacks.values()):
+            # Something reset moto's backends -- a test's own mock_aws() resets every backend when it ends, the
+            # emulator's included -- so every stack is gone: provision again on demand.
+            self._stacks.clear()
         if key not in self._stacks:
-            index = len(self._stacks)
+            index = self._indices.setdefault(key, len(self._indices))
             names = (
                 {}
                 if index == 0

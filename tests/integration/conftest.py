@@ -11,15 +11,16 @@ from local_twin.emulator import Emulator, start
 from tests.integration.account import Stacks, TestStack
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def aws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
-    """The emulated account; the functions' output goes to <tmp>/lambda-logs/<function>.log."""
+    """The emulated account, for the integration tier (it ends before the e2e tier, whose runs start their own: one
+    emulator per process); the functions' output goes to <tmp>/lambda-logs/<function>.log."""
     logs: Path = tmp_path_factory.mktemp("lambda-logs")
     with start(log_dir=logs, async_retry_delay_seconds=0.05) as emulator:
         yield emulator
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def stacks(aws: Emulator) -> Stacks:
     return Stacks(aws)
 

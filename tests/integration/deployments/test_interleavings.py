@@ -64,7 +64,9 @@ def overlapping(requests: list[dict[str, Any]]) -> list[tuple[str, str]]:
 
 @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(sequence=operations)
-def test_any_interleaving_ends_with_the_highest_approved_version_live(stack: TestStack, sequence: list[Operation]) -> None:
+def test_any_interleaving_ends_with_the_highest_approved_version_live(
+    stack: TestStack, sequence: list[Operation]
+) -> None:
     stack.reset()
     slow_endpoint_changes(stack)
     packages = [stack.register("PendingManualApproval") for _ in range(VERSIONS)]

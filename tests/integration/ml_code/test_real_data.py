@@ -1,22 +1,26 @@
-"""The ML scripts on the real data/abalone.csv, run as the containers run them: as scripts, with arguments."""
+"""The ML scripts on the real data/abalone.csv, run as the containers run them: as scripts, with arguments; the
+trained model scored as it serves (the serving container's script mode, raw records in), as the pipeline's
+Transform step does before evaluation."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
-import tarfile
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from local_twin.serving import ServingContainer, score_rows
 from ml_code import preprocess
+from mlops_shared.pipeline_names import SERVING_ENVIRONMENT
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 ML_CODE = REPO_ROOT / "ml_code"
 ABALONE_ROWS = 4177
-MSE_THRESHOLD = 6.0  # the pipeline's default MseThreshold
+MSE_THRESHOLD = 5.0  # the issue's goal (the pipeline's default MseThreshold is 6.0)
+XGBOOST_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:3.0-5"
 
 
 def run_script(name: str, *args: str) -> str:
@@ -43,7 +47,7 @@ def abalone_csv() -> Path:
     # Module-scoped twin of the root conftest's fixture (which is function-scoped).
     path = REPO_ROOT / "data" / "abalone.csv"
     if not path.exists():
-        raise FileNotFoundError(f"{path} is missing: copy it from ../shared/data/abalone.csv (README, Data)")
+        raise FileNotFoundError(f"{path} is missing: run `make data` (data/README.md)")
     return path
 
 
@@ -59,15 +63,20 @@ def evaluation(splits: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[s
         "--model-dir",
         str(work / "model"),
     )
-    # SageMaker hands the evaluate step the training output as model.tar.gz.
-    model_input = work / "model-input"
-    model_input.mkdir()
-    with tarfile.open(model_input / "model.tar.gz", "w:gz") as archive:
-        archive.add(work / "model" / "xgboost-model", arcname="xgboost-model")
+    # The Transform step: the raw test records (label dropped) through the serving container, `rings,prediction` out.
+    labelled = (splits / "test" / "test.csv").read_text().splitlines()
+    with ServingContainer(
+        XGBOOST_IMAGE, work / "model", dict(SERVING_ENVIRONMENT), work_dir=work / "serving"
+    ) as served:
+        predictions = score_rows(served.url, [line.partition(",")[2] for line in labelled], per_request=len(labelled))
+    (work / "predictions").mkdir()
+    (work / "predictions" / "test.csv.out").write_text(
+        "".join(f"{line.partition(',')[0]},{value!r}\n" for line, value in zip(labelled, predictions, strict=True))
+    )
     run_script(
         "evaluate.py",
-        "--model-dir",
-        str(model_input),
+        "--predictions-dir",
+        str(work / "predictions"),
         "--test-dir",
         str(splits / "test"),
         "--output-dir",
@@ -97,8 +106,9 @@ def test_label_first_no_header(splits: Path, abalone_csv: Path) -> None:
     test = pd.read_csv(splits / "test" / "test.csv", header=None)
 
     assert set(test[0]) <= raw_rings  # column 0 is the ring count
-    assert test.shape[1] == 1 + len(preprocess.FEATURE_COLUMNS)
-    assert pd.api.types.is_float_dtype(test[1])  # a header would have made the first row text
+    assert test.shape[1] == len(preprocess.SPLIT_COLUMNS)
+    assert pd.api.types.is_integer_dtype(test[0])  # a header would have made the first row text
+    assert set(test[1]) == {"M", "F", "I"}  # the raw record follows: sex as given
 
 
 def test_preprocessing_is_deterministic(splits: Path, abalone_csv: Path, tmp_path: Path) -> None:

@@ -9,15 +9,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
+import numpy as np
 import pytest
-from moto import mock_aws
+import xgboost as xgb
 
 from local_twin.pipeline_runner import cli
 from local_twin.pipeline_runner.definition import DefinitionError
 from local_twin.pipeline_runner.runner import ExecutionResult, PipelineRunner
-from local_twin.storage import LocalDirectoryStore
-from ml_code import evaluate, preprocess, train
+from ml_code import abalone_features, evaluate, preprocess, train
 from mlops_shared.pipeline_names import (
     CONDITION_STEP,
     DATA_KEY,
@@ -26,7 +25,10 @@ from mlops_shared.pipeline_names import (
     FAIL_STEP,
     PREPROCESS_STEP,
     REGISTER_STEP,
+    SERVING_ENVIRONMENT,
+    SERVING_MODEL_STEP,
     TRAIN_STEP,
+    TRANSFORM_STEP,
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -49,13 +51,11 @@ def harness(
 ) -> Iterator[tuple[PipelineRunner, Any]]:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    store = LocalDirectoryStore(tmp_path / "store")
-    image = cli.image_uri_for(BUILD / "image-uris.json", "us-east-1")
-    values = cli.local_deploy_values("us-east-1", image, BUCKET, GROUP)
-    filled = cli.prepare_definition(definition_text, values, store)
-    store.put_bytes(f"s3://{BUCKET}/{DATA_KEY}", abalone_csv.read_bytes())
-    with mock_aws():
-        sagemaker = boto3.client("sagemaker", region_name="us-east-1")
+    with cli.in_process_aws("us-east-1", BUCKET) as (sagemaker, store):
+        image = cli.image_uri_for(BUILD / "image-uris.json", "us-east-1")
+        values = cli.local_deploy_values("us-east-1", image, BUCKET, GROUP)
+        filled = cli.prepare_definition(definition_text, values, store)
+        store.put_bytes(f"s3://{BUCKET}/{DATA_KEY}", abalone_csv.read_bytes())
         sagemaker.create_model_package_group(ModelPackageGroupName=GROUP)
         runner = PipelineRunner(filled, store=store, sagemaker_client=sagemaker, workdir=tmp_path / "work")
         yield runner, sagemaker
@@ -66,15 +66,20 @@ def _statuses(result: ExecutionResult) -> dict[str, str]:
 
 
 def _ml_code_test_mse(abalone_csv: Path, tmp_path: Path) -> float:
-    """The test MSE of ml_code's own scripts run directly (no pipeline), with their default settings."""
-    data, splits, model, report = (tmp_path / "direct" / name for name in ("input", "splits", "model", "report"))
+    """The test MSE of ml_code's own scripts run directly (no pipeline) with their default settings, the booster
+    scored on the encoded test records in this process: what the served model must reproduce exactly."""
+    data, splits, model = (tmp_path / "direct" / name for name in ("input", "splits", "model"))
     data.mkdir(parents=True)
     (data / abalone_csv.name).write_bytes(abalone_csv.read_bytes())
     assert preprocess.main(["--input-dir", str(data), "--output-dir", str(splits)]) == 0
     train_args = ["--train", str(splits / "train"), "--validation", str(splits / "validation"), "--model-dir"]
     assert train.main([*train_args, str(model)]) == 0
-    metrics = evaluate.evaluate(model, splits / "test", report)
-    return float(metrics["regression_metrics"]["mse"]["value"])
+    test = train.load_channel(splits / "test")
+    booster = xgb.Booster()
+    booster.load_model(str(model / "xgboost-model"))
+    encoded = abalone_features.FeatureEncoder.load(model).encode(test.records)
+    predictions = [float(repr(float(p))) for p in booster.predict(xgb.DMatrix(encoded))]
+    return float(evaluate.regression_report(test.labels, np.asarray(predictions))["regression_metrics"]["mse"]["value"])
 
 
 def test_default_run_succeeds_and_registers_the_model_with_the_measured_metrics(
@@ -88,6 +93,8 @@ def test_default_run_succeeds_and_registers_the_model_with_the_measured_metrics(
     assert _statuses(result) == {
         PREPROCESS_STEP: "Succeeded",
         TRAIN_STEP: "Succeeded",
+        SERVING_MODEL_STEP: "Succeeded",
+        TRANSFORM_STEP: "Succeeded",
         EVALUATE_STEP: "Succeeded",
         CONDITION_STEP: "Succeeded",
         REGISTER_STEP: "Succeeded",
@@ -103,6 +110,13 @@ def test_default_run_succeeds_and_registers_the_model_with_the_measured_metrics(
     container = package["InferenceSpecification"]["Containers"][0]
     assert container["ModelDataUrl"] == train_record.outputs["S3ModelArtifacts"]
     assert container["Image"].endswith("/sagemaker-xgboost:3.0-5")
+    assert container["Environment"] == SERVING_ENVIRONMENT
+    # the registered definition is the one the Transform step scored
+    model_record = next(r for r in result.steps if r.step_name == SERVING_MODEL_STEP)
+    served = sagemaker.describe_model(ModelName=model_record.outputs["ModelName"])["PrimaryContainer"]
+    assert {k: served[k] for k in ("Image", "ModelDataUrl", "Environment")} == {
+        k: container[k] for k in ("Image", "ModelDataUrl", "Environment")
+    }
     metrics_uri = package["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"]
     assert json.loads(runner.store.get_bytes(metrics_uri)) == report
 
@@ -166,7 +180,8 @@ def test_the_cli_honours_an_approval_override_and_writes_the_execution_record(
 
     record = json.loads(output.read_text())
     assert record["status"] == "Succeeded"
-    assert [step["step_status"] for step in record["steps"]] == ["Succeeded"] * 5
+    assert [step["step_status"] for step in record["steps"]] == ["Succeeded"] * 7
+    assert (tmp_path / "store" / "pipeline-local-artifacts" / DATA_KEY).is_file()  # the bucket, copied
     assert all(step["start_time"] and step["end_time"] for step in record["steps"])
     assert record["evaluation"][f"{EVALUATE_STEP}.{EVALUATION_REPORT}"]["regression_metrics"]["mse"]["value"] > 0
     package = record["registered_model_package"]

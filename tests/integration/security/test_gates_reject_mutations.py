@@ -48,8 +48,8 @@ class Workspace:
 
     @property
     def asl(self) -> Path:
-        (path,) = (self.root / "statemachine").glob("*.asl.json")
-        return path
+        """The deploy machine's ASL: the one that creates models, endpoints and transform jobs."""
+        return self.root / "statemachine" / "deploy.asl.json"
 
     def replace(self, path: Path, old: str, new: str) -> None:
         text = path.read_text()
@@ -136,6 +136,18 @@ def test_the_unmutated_copy_passes_the_project_checks(workspace: Workspace) -> N
             "PROJECT.ASL.3",
             "state CreateTransformJob",
         ),
+        (
+            # the aws-sdk integration's name on an optimised task: that Catch would never match
+            lambda s: s["CreateEndpoint"]["Catch"][0].update(ErrorEquals=["SageMaker.SageMakerException"]),
+            "PROJECT.ASL.6",
+            "state CreateEndpoint",
+        ),
+        (
+            lambda s: s["Plan"]["Retry"][0].update(ErrorEquals=["Lambda.ThrottledException"]),
+            "PROJECT.ASL.6",
+            "state Plan",
+        ),
+        (lambda s: s["UpdateEndpoint"].update(Retry=[]), "PROJECT.ASL.7", "state UpdateEndpoint"),
     ],
     ids=[
         "model-without-vpc",
@@ -143,6 +155,9 @@ def test_the_unmutated_copy_passes_the_project_checks(workspace: Workspace) -> N
         "endpoint-config-without-kms",
         "transform-without-volume-kms",
         "transform-kms-from-input",
+        "catch-on-a-name-never-reported",
+        "retry-on-an-invented-lambda-error",
+        "sdk-task-without-retry",
     ],
 )
 def test_asl_mutations_fail_naming_the_state_and_rule(
@@ -166,12 +181,18 @@ def test_asl_mutations_fail_naming_the_state_and_rule(
         ("Training", lambda a: a.pop("VpcConfig"), "PROJECT.PIPELINE.2"),
         ("Processing", lambda a: a["NetworkConfig"].update(EnableNetworkIsolation=False), "PROJECT.PIPELINE.1"),
         ("Processing", lambda a: a["ProcessingOutputConfig"].pop("KmsKeyId"), "PROJECT.PIPELINE.1"),
+        ("Model", lambda a: a.pop("VpcConfig"), "PROJECT.PIPELINE.3"),
+        ("Model", lambda a: a.update(EnableNetworkIsolation=False), "PROJECT.PIPELINE.3"),
+        ("Transform", lambda a: a["TransformOutput"].pop("KmsKeyId"), "PROJECT.PIPELINE.3"),
     ],
     ids=[
         "training-without-volume-kms",
         "training-without-vpc",
         "processing-not-isolated",
         "processing-without-output-kms",
+        "serving-model-without-vpc",
+        "serving-model-not-isolated",
+        "transform-without-output-kms",
     ],
 )
 def test_pipeline_definition_mutations_fail_naming_the_step_and_rule(
@@ -194,16 +215,16 @@ def test_pipeline_definition_mutations_fail_naming_the_step_and_rule(
 def test_widening_a_role_to_star_fails_naming_the_role_and_rule(workspace: Workspace) -> None:
     workspace.replace(
         workspace.template,
-        "              - Sid: Notify\n",
+        "              - Sid: DeployWithThisStacksNames\n",
         "              - Sid: Everything\n                Effect: Allow\n                Action: sagemaker:*\n"
-        '                Resource: "*"\n              - Sid: Notify\n',
+        '                Resource: "*"\n              - Sid: DeployWithThisStacksNames\n',
     )
 
     completed = workspace.project_checks_cli()
 
     assert completed.returncode == 1
     assert any(
-        line.startswith("FAIL [PROJECT.IAM.1]") and "TrainDeployStateMachineRole" in line and "sagemaker:*" in line
+        line.startswith("FAIL [PROJECT.IAM.1]") and "DeployStateMachineRole" in line and "sagemaker:*" in line
         for line in completed.stdout.splitlines()
     ), completed.stdout
 
@@ -221,11 +242,11 @@ def test_unscoped_resource_fails_where_a_scoped_one_exists(workspace: Workspace)
 
 
 def test_a_sagemaker_role_without_the_preventive_controls_fails(workspace: Workspace) -> None:
-    workspace.replace(workspace.template, "      - !Ref TrainDeployStateMachineRole", "")
+    workspace.replace(workspace.template, "        - !Ref DeployStateMachineRole  #", "        #")
 
     failures = workspace.project_check_failures()
 
-    assert any("FAIL [PROJECT.IAM.4]" in line and "TrainDeployStateMachineRole" in line for line in failures), failures
+    assert any("FAIL [PROJECT.IAM.4]" in line and "DeployStateMachineRole" in line for line in failures), failures
 
 
 def test_cfn_guard_fails_naming_the_resource_when_encryption_is_dropped(workspace: Workspace) -> None:
@@ -243,12 +264,13 @@ def test_cfn_guard_fails_naming_the_resource_when_encryption_is_dropped(workspac
     report = evaluate(scenarios(json.loads(workspace.expand().read_text()), network), workspace.root / "guard")
 
     failures = {(f.control, f.resource) for f in report.findings}
-    assert ("CT.SQS.PR.2", "ApprovalDeadLetterQueue") in failures
+    assert ("CT.SQS.PR.2", "DeploymentEventsDeadLetterQueue") in failures
     assert ("PROJECT.SNS.1", "NotificationTopic") in failures
     assert not report.ok
 
 
 STATE_MACHINE_ENCRYPTION = (
+    "        TargetInvocationsPerInstance: !Ref TargetInvocationsPerInstance\n"
     "      EncryptionConfiguration:\n"
     "        Type: CUSTOMER_MANAGED_KMS_KEY\n"
     "        KmsKeyId: !If [CreateKmsKey, !GetAtt ProjectKey.Arn, !Ref KmsKeyArn]\n"
@@ -258,7 +280,9 @@ STATE_MACHINE_ENCRYPTION = (
 
 def test_dropping_the_state_machine_encryption_fails_the_project_checks_and_guard(workspace: Workspace) -> None:
     """Without EncryptionConfiguration Step Functions keeps execution history under an AWS-owned key (rule 6)."""
-    workspace.replace(workspace.template, STATE_MACHINE_ENCRYPTION, "")
+    workspace.replace(
+        workspace.template, STATE_MACHINE_ENCRYPTION, STATE_MACHINE_ENCRYPTION.splitlines(keepends=True)[0]
+    )
     expanded = workspace.expand()
 
     failures = workspace.project_check_failures(expanded)
@@ -268,10 +292,10 @@ def test_dropping_the_state_machine_encryption_fails_the_project_checks_and_guar
     )
 
     assert any(
-        line.startswith("FAIL [PROJECT.ASL.5]") and "TrainDeployStateMachine" in line and "CUSTOMER_MANAGED" in line
+        line.startswith("FAIL [PROJECT.ASL.5]") and "DeployStateMachine" in line and "CUSTOMER_MANAGED" in line
         for line in failures
     ), failures
-    assert ("PROJECT.STATES.2", "TrainDeployStateMachine") in {(f.control, f.resource) for f in report.findings}
+    assert ("PROJECT.STATES.2", "DeployStateMachine") in {(f.control, f.resource) for f in report.findings}
 
 
 def test_encrypting_the_state_machine_with_another_key_fails_naming_the_rule(workspace: Workspace) -> None:
@@ -285,11 +309,16 @@ def test_encrypting_the_state_machine_with_another_key_fails_naming_the_rule(wor
 
     failures = [line for line in workspace.project_check_failures() if "PROJECT.ASL.5" in line]
 
-    assert len(failures) == 1 and "template's KMS key" in failures[0], failures
+    assert len(failures) == 1 and "DeployStateMachine" in failures[0] and "project key" in failures[0], failures
 
 
 def test_checkov_fails_naming_the_state_machine_when_tracing_is_dropped(workspace: Workspace) -> None:
-    workspace.replace(workspace.template, "      TracingConfiguration:\n        Enabled: true\n", "")
+    workspace.replace(
+        workspace.template,
+        "              LogGroupArn: !GetAtt DeployStateMachineLogGroup.Arn\n"
+        "      TracingConfiguration:\n        Enabled: true\n",
+        "              LogGroupArn: !GetAtt DeployStateMachineLogGroup.Arn\n",
+    )
     command = [
         str(CHECKOV),
         "--config-file",
@@ -302,7 +331,7 @@ def test_checkov_fails_naming_the_state_machine_when_tracing_is_dropped(workspac
     completed = subprocess.run(command, capture_output=True, text=True, cwd=REPO_ROOT, check=False)
 
     assert completed.returncode == 1
-    assert "CKV_ABALONE_3" in completed.stdout and "TrainDeployStateMachine" in completed.stdout, completed.stdout
+    assert "CKV_ABALONE_3" in completed.stdout and "DeployStateMachine" in completed.stdout, completed.stdout
 
 
 def test_a_waiver_that_no_longer_matches_a_failure_fails_the_gate(
@@ -312,7 +341,7 @@ def test_a_waiver_that_no_longer_matches_a_failure_fails_the_gate(
 
     real = guard.waivers()
     monkeypatch.setattr(
-        guard, "waivers", lambda: {**real, ("sqs_queue_encrypted_check", "ApprovalDeadLetterQueue"): "x"}
+        guard, "waivers", lambda: {**real, ("sqs_queue_encrypted_check", "DeploymentEventsDeadLetterQueue"): "x"}
     )
     network = load_template(workspace.root / "network.yaml")
 
@@ -320,7 +349,7 @@ def test_a_waiver_that_no_longer_matches_a_failure_fails_the_gate(
 
     assert not report.ok
     assert report.stale_waivers == (
-        "waiver for sqs_queue_encrypted_check on ApprovalDeadLetterQueue matches no failure: remove it",
+        "waiver for sqs_queue_encrypted_check on DeploymentEventsDeadLetterQueue matches no failure: remove it",
     )
 
 

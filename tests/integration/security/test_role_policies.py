@@ -18,7 +18,7 @@ from security.iam.controls import ACCOUNT_ID, EXECUTION_ROLE_ARN, REGION, role_p
 from security.iam.simulator import Case, Request, simulate
 from tests.integration.security.requests import COMPLIANT, violations
 
-STATE_MACHINE_ROLE = f"arn:aws:iam::{ACCOUNT_ID}:role/abalone-TrainDeployStateMachineRole"
+STATE_MACHINE_ROLE = f"arn:aws:iam::{ACCOUNT_ID}:role/abalone-DeployStateMachineRole"
 EXECUTION_ROLE = EXECUTION_ROLE_ARN
 PREFIX = "abalone-mlops"  # ResourceNamePrefix's default
 ARN = f"arn:aws:sagemaker:{REGION}:{ACCOUNT_ID}"
@@ -37,8 +37,8 @@ def _as(role: str, request: Request, resource: str) -> Request:
     return Request(request.action, resource, request.context, principal=role)
 
 
-def test_the_state_machine_role_deploys_only_compliant_resources(expanded: dict[str, Any]) -> None:
-    policies = role_policies(expanded, "TrainDeployStateMachineRole")
+def test_the_deploy_machine_role_deploys_only_compliant_resources(expanded: dict[str, Any]) -> None:
+    policies = role_policies(expanded, "DeployStateMachineRole")
     assert "SageMakerPreventiveControlsPolicy" in policies
     model = _as(STATE_MACHINE_ROLE, COMPLIANT["sagemaker:CreateModel"], f"{ARN}:model/{PREFIX}-v3-1a2b3c")
     config = _as(
@@ -81,6 +81,7 @@ def test_the_state_machine_role_deploys_only_compliant_resources(expanded: dict[
 
 
 def test_the_execution_role_runs_only_compliant_pipeline_jobs(expanded: dict[str, Any]) -> None:
+    """The pipeline's jobs, and its serving check: the Model step and the Transform step through that model."""
     policies = role_policies(expanded, "SageMakerExecutionRole")
     training = _as(
         EXECUTION_ROLE, COMPLIANT["sagemaker:CreateTrainingJob"], f"{ARN}:training-job/pipelines-abc123-trainabalone"
@@ -88,12 +89,23 @@ def test_the_execution_role_runs_only_compliant_pipeline_jobs(expanded: dict[str
     processing = _as(
         EXECUTION_ROLE, COMPLIANT["sagemaker:CreateProcessingJob"], f"{ARN}:processing-job/pipelines-abc123-prep"
     )
+    model = _as(
+        EXECUTION_ROLE, COMPLIANT["sagemaker:CreateModel"], f"{ARN}:model/pipelines-abc123-createservingmodel-c-x"
+    )
+    transform = _as(
+        EXECUTION_ROLE, COMPLIANT["sagemaker:CreateTransformJob"], f"{ARN}:transform-job/pipelines-abc123-score"
+    )
     requests = {
         "training": training,
         "processing": processing,
+        "serving-check-model": model,
+        "serving-check-transform": transform,
         "training-other-subnet": violations(training, "ForAnyValue:StringNotEquals", "sagemaker:VpcSubnets")[0],
         "processing-no-encryption": violations(processing, "Bool", "sagemaker:InterContainerTrafficEncryption")[0],
-        "create-model": _as(EXECUTION_ROLE, COMPLIANT["sagemaker:CreateModel"], f"{ARN}:model/{PREFIX}-x"),
+        "model-without-vpc": violations(model, "Null", "sagemaker:VpcSubnets")[0],
+        "model-not-isolated": violations(model, "Bool", "sagemaker:NetworkIsolation")[0],
+        "transform-no-output-key": violations(transform, "ArnNotEquals", "sagemaker:OutputKmsKeyArn")[1],
+        "deployment-model": _as(EXECUTION_ROLE, COMPLIANT["sagemaker:CreateModel"], f"{ARN}:model/{PREFIX}-x"),
     }
 
     results = simulate([Case(name, policies, request) for name, request in requests.items()])
@@ -101,13 +113,18 @@ def test_the_execution_role_runs_only_compliant_pipeline_jobs(expanded: dict[str
     assert {name: r.decision for name, r in results.items()} == {
         "training": "Allowed",
         "processing": "Allowed",
+        "serving-check-model": "Allowed",
+        "serving-check-transform": "Allowed",
         "training-other-subnet": "ExplicitlyDenied",
         "processing-no-encryption": "ExplicitlyDenied",
-        "create-model": "ImplicitlyDenied",
+        "model-without-vpc": "ExplicitlyDenied",
+        "model-not-isolated": "ExplicitlyDenied",
+        "transform-no-output-key": "ExplicitlyDenied",
+        "deployment-model": "ImplicitlyDenied",  # deployments are the deploy state machine's, not the pipeline's
     }
 
 
-@pytest.mark.parametrize("role_id", ["TrainDeployStateMachineRole", "UpsertPipelineFunctionRole"])
+@pytest.mark.parametrize("role_id", ["DeployStateMachineRole", "UpsertPipelineFunctionRole"])
 def test_pass_role_only_for_the_execution_role_and_only_to_sagemaker(expanded: dict[str, Any], role_id: str) -> None:
     policies = role_policies(expanded, role_id)
     execution_role = EXECUTION_ROLE_ARN
@@ -127,3 +144,20 @@ def test_pass_role_only_for_the_execution_role_and_only_to_sagemaker(expanded: d
     assert results["to-sagemaker"].decision == "Allowed"
     assert results["to-lambda"].decision == "ImplicitlyDenied"
     assert results["another-role"].decision == "ImplicitlyDenied"
+
+
+def test_the_train_machine_role_cannot_deploy_or_pass_a_role(expanded: dict[str, Any]) -> None:
+    """Training and deploying are separate machines: the one a data scientist starts never touches endpoints."""
+    policies = role_policies(expanded, "TrainStateMachineRole")
+    principal = f"arn:aws:iam::{ACCOUNT_ID}:role/abalone-TrainStateMachineRole"
+    requests = {
+        "create-model": _as(principal, COMPLIANT["sagemaker:CreateModel"], f"{ARN}:model/{PREFIX}-v3-1a2b3c"),
+        "create-endpoint": _as(principal, COMPLIANT["sagemaker:CreateEndpoint"], f"{ARN}:endpoint/{PREFIX}-endpoint"),
+        "pass-role": Request(
+            "iam:PassRole", EXECUTION_ROLE_ARN, {"iam:PassedToService": "sagemaker.amazonaws.com"}, principal=principal
+        ),
+    }
+
+    results = simulate([Case(name, policies, request) for name, request in requests.items()])
+
+    assert {name: r.decision for name, r in results.items()} == dict.fromkeys(requests, "ImplicitlyDenied")

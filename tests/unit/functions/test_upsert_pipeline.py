@@ -9,7 +9,6 @@ from typing import Any
 
 import boto3
 import pytest
-from aws_lambda_powertools.utilities.parser import ValidationError
 
 from ml_code import SCRIPTS_DIR
 from mlops_shared.code_assets import code_assets
@@ -190,8 +189,9 @@ class TestCustomResource:
 
 
 def test_a_malformed_direct_request_is_refused(aws: None, load_event: LoadEvent, lambda_context: Any) -> None:
-    with pytest.raises(ValidationError, match="Operation"):
+    with pytest.raises(app.InvalidInput) as refused:
         app.lambda_handler(load_event("upsert_pipeline/malformed.json"), lambda_context)
+    assert str(refused.value) == "not an upsert request: Operation: Input should be 'upsert' (got 'drop-everything')"
 
 
 def _existing_pipeline(tags: list[dict[str, str]]) -> str:

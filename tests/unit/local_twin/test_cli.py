@@ -1,11 +1,9 @@
-"""`make local` options, the data location, the approval event's shape and the plain progress lines."""
+"""`make local` options, the data location, the template's registry rule and the plain progress lines."""
 
 from __future__ import annotations
 
 import io
 import json
-from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,20 +11,9 @@ import pytest
 from moto.events.models import EventPattern  # imported here: urllib3 probes IPv6 with a socket on first import
 
 from cfn import TemplateValues, load_template, rule_pattern
-from local_twin.cli import (
-    DATA_ENV_VAR,
-    DEFAULT_DATA,
-    Reporter,
-    StageError,
-    Summary,
-    UsageError,
-    approval_event,
-    main,
-    parse_options,
-    parse_params,
-    record_failure,
-    resolve_data_path,
-)
+from local_twin.cli import DATA_ENV_VAR, main, parse_options, parse_params, resolve_data_path
+from local_twin.flow import DEFAULT_DATA
+from local_twin.report import Reporter, StageError, Summary, UsageError, record_failure
 
 
 @pytest.fixture
@@ -60,9 +47,11 @@ def test_bad_params_are_named(pairs: list[str], message: str) -> None:
         parse_params(pairs)
 
 
-def test_keep_serving_needs_the_endpoint_target(data_file: Path) -> None:
-    with pytest.raises(UsageError, match="--keep-serving needs --target endpoint"):
-        parse_options(["--target", "batch", "--keep-serving", "--data", str(data_file)], environ={})
+def test_keep_running_and_a_fixed_port_are_parsed_and_a_bad_port_is_named(data_file: Path) -> None:
+    options = parse_options(["--keep-running", "--port", "4566", "--data", str(data_file)], environ={})
+    assert options.keep_running is True and options.port == 4566
+    with pytest.raises(UsageError, match="--port 70000 is not a TCP port"):
+        parse_options(["--port", "70000", "--data", str(data_file)], environ={})
 
 
 def test_data_comes_from_the_flag_then_the_environment_then_the_default(data_file: Path, tmp_path: Path) -> None:
@@ -84,7 +73,7 @@ def test_a_missing_data_file_names_the_three_ways(flag: str | None, environ: dic
     message = str(raised.value)
     assert named in message
     assert "--data PATH" in message and DATA_ENV_VAR in message and "data/abalone.csv" in message
-    assert "make data" in message
+    assert "make data" in message and "shipped with the project" in message
 
 
 def test_the_default_location_is_data_abalone_csv() -> None:
@@ -135,54 +124,20 @@ def test_a_bug_keeps_its_traceback_in_the_summary_and_a_stage_error_does_not() -
     assert expected.failure_reason == "clear reason" and expected.failure_traceback is None
 
 
-def test_the_approval_event_has_sagemakers_envelope_and_detail() -> None:
-    package = {
-        "ModelPackageGroupName": "abalone",
-        "ModelPackageVersion": 3,
-        "ModelPackageArn": "arn:aws:sagemaker:us-east-1:123456789012:model-package/abalone/3",
-        "ModelApprovalStatus": "Approved",
-        "ModelPackageStatus": "Completed",
-        "CreationTime": datetime(2026, 11, 26, 8, 0, tzinfo=UTC),
-        "ResponseMetadata": {"HTTPStatusCode": 200},
-    }
-
-    event = approval_event(package, "us-east-1", "123456789012")
-
-    assert event["source"] == "aws.sagemaker"
-    assert event["detail-type"] == "SageMaker Model Package State Change"
-    assert event["resources"] == [package["ModelPackageArn"]]
-    assert event["detail"]["ModelApprovalStatus"] == "Approved"
-    assert event["detail"]["CreationTime"] == 1795680000000
-    assert "ResponseMetadata" not in event["detail"]
-    json.dumps(event)  # serialisable as EventBridge would send it
-
-
 @pytest.mark.parametrize(
-    ("status", "matches"), [("Approved", True), ("PendingManualApproval", False), ("Rejected", False)]
+    ("status", "matches"), [("Approved", True), ("PendingManualApproval", True), ("Rejected", True)]
 )
-def test_the_approval_event_goes_through_the_templates_rule_pattern(status: str, matches: bool) -> None:
+def test_the_templates_rule_takes_every_state_change_of_its_group_and_no_other(status: str, matches: bool) -> None:
+    """Every registry event is a reason to reconcile (the reconciler reads the registry, not the event)."""
     template = load_template()
-    rule = next(k for k, v in template["Resources"].items() if v["Type"] == "AWS::Events::Rule")
-    pattern = rule_pattern(template, rule, TemplateValues(parameters={"ModelPackageGroupName": "abalone"}))
-    package = {
-        "ModelPackageGroupName": "abalone",
-        "ModelPackageVersion": 1,
-        "ModelPackageArn": "arn:aws:sagemaker:us-east-1:123456789012:model-package/abalone/1",
-        "ModelApprovalStatus": status,
+    pattern = rule_pattern(
+        template, "ModelRegistryRule", TemplateValues(parameters={"ModelPackageGroupName": "abalone"})
+    )
+    event: Any = {
+        "source": "aws.sagemaker",
+        "detail-type": "SageMaker Model Package State Change",
+        "detail": {"ModelPackageGroupName": "abalone", "ModelApprovalStatus": status},
     }
-
-    event: Any = approval_event(package, "us-east-1", "1" * 12)
+    other: Any = {**event, "detail": {"ModelPackageGroupName": "another-group", "ModelApprovalStatus": status}}
     assert EventPattern.load(json.dumps(pattern)).matches_event(event) is matches
-
-
-def test_the_approval_event_has_the_shape_of_the_recorded_sagemaker_event(
-    load_event: Callable[[str], dict[str, Any]],
-) -> None:
-    recorded = load_event("on_model_approved/approved.json")
-    package = {**recorded["detail"], "CreationTime": datetime(2026, 11, 22, 8, 0, tzinfo=UTC)}
-
-    event = approval_event(package, recorded["region"], recorded["account"])
-
-    assert set(event) == set(recorded)
-    assert set(event["detail"]) == set(recorded["detail"])
-    assert event["detail"]["CreationTime"] == recorded["detail"]["CreationTime"]
+    assert EventPattern.load(json.dumps(pattern)).matches_event(other) is False

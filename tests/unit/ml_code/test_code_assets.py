@@ -17,7 +17,7 @@ from mlops_shared.code_assets import CodeAsset
 def copy_ml_code(tmp_path: Path) -> Path:
     target = tmp_path / "ml_code"
     target.mkdir()
-    for name in (code_assets.PREPROCESS_SCRIPT, code_assets.EVALUATE_SCRIPT, code_assets.TRAIN_SCRIPT):
+    for name in (code_assets.PREPROCESS_SCRIPT, code_assets.EVALUATE_SCRIPT, *code_assets.TRAIN_SOURCE_FILES):
         shutil.copy(SCRIPTS_DIR / name, target / name)
     return target
 
@@ -38,16 +38,18 @@ def test_assets_are_the_two_scripts_and_the_training_archive() -> None:
     assert assets["sourcedir.tar.gz"].content_type == "application/gzip"
 
 
-def test_the_archive_holds_train_py_with_neutral_metadata() -> None:
+def test_the_archive_holds_train_py_and_the_serving_code_with_neutral_metadata() -> None:
+    """train.py copies inference.py and abalone_features.py into the model: they travel in the training source."""
     archive = by_name(code_assets.code_assets(SCRIPTS_DIR))["sourcedir.tar.gz"].body
 
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         members = tar.getmembers()
-        assert [member.name for member in members] == ["train.py"]
-        assert (members[0].mtime, members[0].uid, members[0].uname) == (0, 0, "")
-        extracted = tar.extractfile(members[0])
-        assert extracted is not None
-        assert extracted.read() == (SCRIPTS_DIR / "train.py").read_bytes()
+        assert [member.name for member in members] == ["abalone_features.py", "inference.py", "train.py"]
+        for member in members:
+            assert (member.mtime, member.uid, member.uname) == (0, 0, ""), member.name
+            extracted = tar.extractfile(member)
+            assert extracted is not None
+            assert extracted.read() == (SCRIPTS_DIR / member.name).read_bytes()
 
 
 def test_keys_are_stable_across_copies_and_time(tmp_path: Path) -> None:

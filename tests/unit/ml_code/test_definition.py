@@ -37,6 +37,8 @@ def test_step_names_are_the_published_constants(definition: dict[str, Any]) -> N
     assert [step["Name"] for step in definition["Steps"]] == [
         names.PREPROCESS_STEP,
         names.TRAIN_STEP,
+        names.SERVING_MODEL_STEP,
+        names.TRANSFORM_STEP,
         names.EVALUATE_STEP,
         names.CONDITION_STEP,
     ]
@@ -148,8 +150,8 @@ def test_the_registered_package(definition: dict[str, Any]) -> None:
     assert arguments["ModelApprovalStatus"] == {"Get": "Parameters.ModelApprovalStatus"}
     assert container["Image"] == "{{XGBoostImageUri}}"
     assert container["ModelDataUrl"] == {"Get": f"Steps.{names.TRAIN_STEP}.ModelArtifacts.S3ModelArtifacts"}
-    assert specification["SupportedContentTypes"] == ["text/csv"]
-    assert specification["SupportedResponseMIMETypes"] == ["text/csv"]
+    assert specification["SupportedContentTypes"] == list(names.SERVING_CONTENT_TYPES)
+    assert specification["SupportedResponseMIMETypes"] == list(names.SERVING_CONTENT_TYPES)
     assert specification["SupportedRealtimeInferenceInstanceTypes"]
     assert specification["SupportedTransformInstanceTypes"]
     statistics = arguments["ModelMetrics"]["ModelQuality"]["Statistics"]
@@ -157,6 +159,62 @@ def test_the_registered_package(definition: dict[str, Any]) -> None:
     assert statistics["S3Uri"]["Std:Join"]["Values"][-1] == names.EVALUATION_FILE
     assert arguments["CustomerMetadataProperties"]["EnableNetworkIsolation"] == "true"
     assert arguments["CustomerMetadataProperties"]["RequiresVpcConfig"] == "true"
+
+
+def test_the_serving_model_is_isolated_in_the_vpc_and_serves_from_the_artifacts_code(
+    definition: dict[str, Any],
+) -> None:
+    arguments = all_steps(definition)[names.SERVING_MODEL_STEP]["Arguments"]
+
+    assert arguments["EnableNetworkIsolation"] is True
+    assert arguments["VpcConfig"] == VPC
+    assert arguments["ExecutionRoleArn"] == "{{ExecutionRoleArn}}"
+    assert arguments["PrimaryContainer"] == {
+        "Image": "{{XGBoostImageUri}}",
+        "ModelDataUrl": {"Get": f"Steps.{names.TRAIN_STEP}.ModelArtifacts.S3ModelArtifacts"},
+        "Environment": names.SERVING_ENVIRONMENT,  # script mode from /opt/ml/model/code: nothing downloaded
+    }
+
+
+def test_the_registered_package_is_the_model_the_transform_scored(definition: dict[str, Any]) -> None:
+    model = all_steps(definition)[names.SERVING_MODEL_STEP]["Arguments"]["PrimaryContainer"]
+    (registered,) = all_steps(definition)[names.REGISTER_STEP]["Arguments"]["InferenceSpecification"]["Containers"]
+
+    assert registered == model
+
+
+def test_the_transform_scores_the_raw_test_split_through_the_serving_model_encrypted(
+    definition: dict[str, Any],
+) -> None:
+    arguments = all_steps(definition)[names.TRANSFORM_STEP]["Arguments"]
+
+    assert arguments["ModelName"] == {"Get": f"Steps.{names.SERVING_MODEL_STEP}.ModelName"}
+    assert arguments["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"] == {
+        "Get": f"Steps.{names.PREPROCESS_STEP}.ProcessingOutputConfig.Outputs['test'].S3Output.S3Uri"
+    }
+    assert (arguments["TransformInput"]["ContentType"], arguments["TransformInput"]["SplitType"]) == (
+        "text/csv",
+        "Line",
+    )
+    # the label is kept out of the request and joined back beside the prediction: rings,prediction
+    assert arguments["DataProcessing"] == {"InputFilter": "$[1:]", "JoinSource": "Input", "OutputFilter": "$[0,-1]"}
+    assert arguments["TransformOutput"]["Accept"] == "text/csv"
+    assert arguments["TransformOutput"]["KmsKeyId"] == KMS
+    assert arguments["TransformResources"]["VolumeKmsKeyId"] == KMS
+    assert arguments["TransformResources"]["InstanceType"] == {"Get": "Parameters.TransformInstanceType"}
+    assert arguments["TransformOutput"]["S3OutputPath"]["Std:Join"]["Values"][:3] == [
+        "s3://{{ArtifactsBucket}}",
+        names.RUNS_PREFIX,
+        {"Get": "Execution.PipelineExecutionId"},
+    ]
+
+
+def test_evaluation_reads_the_transform_output_not_the_booster(definition: dict[str, Any]) -> None:
+    inputs = all_steps(definition)[names.EVALUATE_STEP]["Arguments"]["ProcessingInputs"]
+    sources = [item["S3Input"]["S3Uri"] for item in inputs if item["InputName"] != "code"]
+
+    assert {"Get": f"Steps.{names.TRANSFORM_STEP}.TransformOutput.S3OutputPath"} in sources
+    assert {"Get": f"Steps.{names.TRAIN_STEP}.ModelArtifacts.S3ModelArtifacts"} not in sources
 
 
 def test_no_repack_step_and_no_sdk_default_bucket(definition: dict[str, Any]) -> None:

@@ -17,26 +17,21 @@ def read_split(path: Path) -> pd.DataFrame:
     return pd.read_csv(path, header=None)
 
 
-def test_writes_label_first_headerless_splits_with_fixed_feature_layout(synthetic_csv: Path, tmp_path: Path) -> None:
+def test_writes_label_first_headerless_splits_of_the_raw_records(synthetic_csv: Path, tmp_path: Path) -> None:
     result = preprocess.preprocess(synthetic_csv.parent, tmp_path / "out")
 
     assert result.rows == {"train": 140, "validation": 30, "test": 30}
+    source = {tuple(line.split(",")) for line in synthetic_csv.read_text().split()}
     for name in preprocess.SPLITS:
         frame = read_split(result.paths[name])
-        assert frame.shape == (result.rows[name], 1 + len(preprocess.FEATURE_COLUMNS))
-        # no header: the first row is numeric, and column 0 holds ring counts (integers >= 1)
+        assert frame.shape == (result.rows[name], len(preprocess.SPLIT_COLUMNS))
+        # no header: column 0 holds ring counts (integers >= 1), column 1 the sex as given
         assert (frame[0] >= 1).all() and (frame[0] == frame[0].round()).all()
-        one_hot = frame.iloc[:, -3:]
-        assert set(one_hot.stack().unique()) <= {0.0, 1.0}
-        assert (one_hot.sum(axis=1) == 1).all()
-
-
-def test_scaling_is_fitted_on_the_training_split(synthetic_csv: Path, tmp_path: Path) -> None:
-    result = preprocess.preprocess(synthetic_csv.parent, tmp_path / "out")
-
-    train = read_split(result.paths["train"]).iloc[:, 1:8]
-    assert train.mean().abs().max() == pytest.approx(0, abs=1e-6)
-    assert train.std(ddof=0).to_numpy() == pytest.approx(1, abs=1e-6)
+        assert set(frame[1]) <= {"M", "F", "I"}
+        # each record is one of the input's, values as given (the encoding belongs to training and serving)
+        for line in result.paths[name].read_text().split():
+            rings, *record = line.split(",")
+            assert (*record, rings) in source
 
 
 def test_split_is_deterministic_with_the_seed_and_changes_with_another(synthetic_csv: Path, tmp_path: Path) -> None:

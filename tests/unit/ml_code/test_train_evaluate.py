@@ -1,27 +1,33 @@
-"""train.py and evaluate.py on tiny synthetic data: the toolkit contract, the model format, the report format."""
+"""train.py and evaluate.py on small synthetic data: the toolkit contract, what the model directory holds for
+serving, and the report computed from a transform's output."""
 
 from __future__ import annotations
 
-import io
 import json
 import pickle
-import tarfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 import xgboost as xgb
 
-from ml_code import evaluate, train
+from ml_code import abalone_features, evaluate, train
+
+SEXES = ("M", "F", "I")
 
 
 def write_channel(directory: Path, rows: int, seed: int) -> Path:
-    """Label-first CSV where the label is a simple function of the features (so a model can learn it)."""
+    """Label-first raw records (as the preprocess step writes them) whose rings follow the measurements."""
     rng = np.random.default_rng(seed)
-    features = rng.normal(size=(rows, 4))
-    labels = 3 * features[:, 0] + features[:, 1] + 10
+    measurements = rng.uniform(0.05, 0.8, size=(rows, 7))
+    sexes = [SEXES[i] for i in rng.integers(0, 3, size=rows)]
+    rings = 20 * measurements[:, 0] + 5 * measurements[:, 6] + np.array([{"M": 2, "F": 1, "I": 0}[s] for s in sexes])
     directory.mkdir(parents=True)
-    np.savetxt(directory / "data.csv", np.column_stack([labels, features]), delimiter=",", fmt="%.6f")
+    lines = [
+        ",".join([f"{label:.1f}", sex, *(f"{value:.4f}" for value in row)])
+        for label, sex, row in zip(rings, sexes, measurements, strict=True)
+    ]
+    (directory / "data.csv").write_text("\n".join(lines) + "\n")
     return directory
 
 
@@ -30,7 +36,6 @@ def channels(tmp_path: Path) -> dict[str, Path]:
     return {
         "train": write_channel(tmp_path / "train", 300, seed=1),
         "validation": write_channel(tmp_path / "validation", 80, seed=2),
-        "test": write_channel(tmp_path / "test", 80, seed=3),
     }
 
 
@@ -47,42 +52,78 @@ def test_hyperparameters_arrive_as_arguments_and_paths_from_the_toolkit_environm
     assert (args.model_dir, args.train, args.validation) == (tmp_path / "model", tmp_path / "t", tmp_path / "v")
 
 
-def test_model_is_saved_as_xgboost_model_loadable_the_way_the_serving_container_loads_it(
+def test_the_model_directory_holds_the_booster_the_encoding_and_the_serving_code(
     channels: dict[str, Path], tmp_path: Path
 ) -> None:
-    result = train.train(
-        channels["train"], channels["validation"], tmp_path / "model", train.Hyperparameters(num_round=200)
-    )
+    model_dir = tmp_path / "model"
+    result = train.train(channels["train"], channels["validation"], model_dir, train.Hyperparameters(num_round=200))
 
-    assert result.model_path == tmp_path / "model" / "xgboost-model"
-    # Algorithm-mode serving tries pickle first, then Booster.load_model: the file must not be a pickle...
+    assert result.model_path == model_dir / "xgboost-model"
+    assert sorted(p.relative_to(model_dir).as_posix() for p in model_dir.rglob("*") if p.is_file()) == [
+        "code/abalone_features.py",
+        "code/inference.py",
+        "features.json",
+        "xgboost-model",
+    ]
+    for name in train.SERVING_FILES:  # the very files of this repository: training and serving share them
+        assert (model_dir / "code" / name).read_bytes() == (Path(train.__file__).parent / name).read_bytes()
+    # The booster is UBJSON, not a pickle (never unpickle untrusted data), with the trees early stopping chose.
     with pytest.raises(pickle.UnpicklingError), result.model_path.open("rb") as handle:
-        pickle.load(handle)  # proves the file is NOT a pickle (never unpickle untrusted data)
-    # ...and load_model must read it, keeping only the trees early stopping chose.
+        pickle.load(handle)
     booster = xgb.Booster()
     booster.load_model(str(result.model_path))
     assert booster.num_boosted_rounds() == result.best_iteration + 1
+    assert booster.num_features() == len(abalone_features.FEATURE_COLUMNS)
 
 
-@pytest.mark.parametrize("arcname", ["xgboost-model", "./xgboost-model"])
-def test_evaluate_reads_model_tar_gz_and_writes_the_model_quality_report(
-    channels: dict[str, Path], tmp_path: Path, arcname: str
-) -> None:
-    model = train.train(channels["train"], channels["validation"], tmp_path / "trained", train.Hyperparameters())
-    model_dir = tmp_path / "model"
-    model_dir.mkdir()
-    with tarfile.open(model_dir / "model.tar.gz", "w:gz") as archive:  # how SageMaker packs SM_MODEL_DIR
-        archive.add(model.model_path, arcname=arcname)
+def test_the_encoding_is_fitted_on_the_train_split_only(channels: dict[str, Path], tmp_path: Path) -> None:
+    train.train(channels["train"], channels["validation"], tmp_path / "model", train.Hyperparameters(num_round=5))
 
-    report = evaluate.evaluate(model_dir, channels["test"], tmp_path / "evaluation")
+    encoder = abalone_features.FeatureEncoder.load(tmp_path / "model")
+    records = train.load_channel(channels["train"]).records
+    assert encoder == abalone_features.FeatureEncoder.fit(records)
+
+
+def test_a_bad_record_in_a_channel_names_the_file_and_row(tmp_path: Path) -> None:
+    channel = tmp_path / "train"
+    channel.mkdir()
+    (channel / "data.csv").write_text("9,M,0.4,0.3,0.1,0.5,0.2,0.1,0.15\n10,X,0.4,0.3,0.1,0.5,0.2,0.1,0.15\n")
+
+    with pytest.raises(ValueError, match=r"data\.csv: row 2: sex 'X'"):
+        train.load_channel(channel)
+
+
+def test_empty_channel_is_named(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="no CSV files in channel directory"):
+        train.load_channel(tmp_path / "empty")
+
+
+def write_transform_output(directory: Path, pairs: list[tuple[float, float]]) -> Path:
+    """What the Transform step writes: ``<input file>.out`` with ``rings,prediction`` lines."""
+    directory.mkdir(parents=True)
+    (directory / "test.csv.out").write_text("".join(f"{label},{prediction}\n" for label, prediction in pairs))
+    return directory
+
+
+def write_test_split(directory: Path, rows: int) -> Path:
+    directory.mkdir(parents=True)
+    (directory / "test.csv").write_text("10,M,0.4,0.3,0.1,0.5,0.2,0.1,0.15\n" * rows)
+    return directory
+
+
+def test_evaluate_reports_the_metrics_of_the_transform_output(tmp_path: Path) -> None:
+    pairs = [(10.0, 11.0), (8.0, 7.0), (12.0, 13.0), (9.0, 8.0)]
+    predictions = write_transform_output(tmp_path / "predictions", pairs)
+
+    report = evaluate.evaluate(predictions, write_test_split(tmp_path / "test", 4), tmp_path / "evaluation")
 
     written = json.loads((tmp_path / "evaluation" / "evaluation.json").read_text())
     assert written == report
     metrics = written["regression_metrics"]
     assert set(metrics) == {"mse", "rmse", "mae", "r2"}
     assert all(set(metric) == {"value", "standard_deviation"} for metric in metrics.values())
-    assert metrics["rmse"]["value"] == pytest.approx(metrics["mse"]["value"] ** 0.5)
-    assert metrics["r2"]["value"] > 0.8
+    assert (metrics["mse"]["value"], metrics["mae"]["value"], metrics["rmse"]["value"]) == (1.0, 1.0, 1.0)
 
 
 def test_regression_report_on_known_values() -> None:
@@ -96,18 +137,27 @@ def test_regression_report_on_known_values() -> None:
     assert report["mse"]["standard_deviation"] == 0.0  # every squared error is 1: no spread in any resample
 
 
-def test_evaluate_names_a_model_archive_without_the_model(tmp_path: Path, channels: dict[str, Path]) -> None:
-    model_dir = tmp_path / "model"
-    model_dir.mkdir()
-    with tarfile.open(model_dir / "model.tar.gz", "w:gz") as archive:
-        info = tarfile.TarInfo("other-file")
-        archive.addfile(info, io.BytesIO(b""))
+def test_a_transform_that_lost_records_fails_the_evaluation(tmp_path: Path) -> None:
+    predictions = write_transform_output(tmp_path / "predictions", [(10.0, 11.0)])
 
-    with pytest.raises(FileNotFoundError, match="does not contain xgboost-model"):
-        evaluate.evaluate(model_dir, channels["test"], tmp_path / "evaluation")
+    with pytest.raises(evaluate.EvaluationError, match="holds 1 scored records; the test split has 3"):
+        evaluate.evaluate(predictions, write_test_split(tmp_path / "test", 3), tmp_path / "evaluation")
 
 
-def test_empty_channel_is_named(tmp_path: Path) -> None:
-    (tmp_path / "empty").mkdir()
-    with pytest.raises(FileNotFoundError, match="no CSV files in channel directory"):
-        train.load_channel(tmp_path / "empty")
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [("10.0", "1 values, expected rings,prediction"), ("10.0,abc", "is not rings,prediction"), ("10,nan", "finite")],
+)
+def test_a_malformed_output_line_is_named(tmp_path: Path, line: str, problem: str) -> None:
+    directory = tmp_path / "predictions"
+    directory.mkdir()
+    (directory / "test.csv.out").write_text(f"9,9.5\n{line}\n")
+
+    with pytest.raises(evaluate.EvaluationError, match=rf"test\.csv\.out, line 2: .*{problem}"):
+        evaluate.load_scored(directory)
+
+
+def test_no_transform_output_is_named(tmp_path: Path) -> None:
+    (tmp_path / "predictions").mkdir()
+    with pytest.raises(evaluate.EvaluationError, match=r"no \*\.out files"):
+        evaluate.load_scored(tmp_path / "predictions")

@@ -18,105 +18,154 @@ from cfn import (
     function_config,
     function_ids,
     load_template,
+    resources_of_type,
     rule_pattern,
     state_machine_definition,
 )
 
 REPO = Path(__file__).resolve().parents[3]
 TEMPLATE = load_template()
-ASL = json.loads((REPO / "statemachine" / "train_deploy.asl.json").read_text())
+MACHINES = {"TrainStateMachine": "train", "DeployStateMachine": "deploy"}
+ASL = {
+    logical_id: json.loads((REPO / "statemachine" / f"{name}.asl.json").read_text())
+    for logical_id, name in MACHINES.items()
+}
 VALUES = TemplateValues(
     parameters={"PrivateSubnetIds": ["subnet-a", "subnet-b"], "SecurityGroupIds": ["sg-1"]},
     refs={
         "ArtifactsBucket": "bucket",
         "NotificationTopic": "arn:aws:sns:us-east-1:123456789012:t",
         "ModelPackageGroup": "abalone",
+        "DeploymentEventsDeadLetterQueue": "https://sqs.us-east-1.amazonaws.com/123456789012/dlq",
+        "SharedLayer": "arn:aws:lambda:us-east-1:123456789012:layer:shared:1",
+        **{m: f"arn:aws:states:us-east-1:123456789012:stateMachine:abalone-mlops-{n}" for m, n in MACHINES.items()},
         **{f: f for f in function_ids(TEMPLATE)},
+        **{f"{f.removesuffix('Function')}LogGroup": f"/aws/lambda/{f}" for f in function_ids(TEMPLATE)},
+        **{alarm: f"abalone-mlops-{alarm}" for alarm in resources_of_type(TEMPLATE, "AWS::CloudWatch::Alarm")},
     },
     attributes={
         "ProjectKey.Arn": "arn:aws:kms:us-east-1:123456789012:key/k",
         "SageMakerExecutionRole.Arn": "role",
+        "DeploymentEventsDeadLetterQueue.Arn": "arn:aws:sqs:us-east-1:123456789012:dlq",
         **{f"{f}.Arn": f"arn:{f}" for f in function_ids(TEMPLATE)},
     },
 )
+LAMBDA_RETRIABLE = {
+    # The errors the Lambda integration documents as transient (Step Functions developer guide, "Handling errors").
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+    "Lambda.ClientExecutionTimeoutException",
+}
 
 
-def tasks() -> dict[str, dict[str, Any]]:
-    return {name: state for name, state in ASL["States"].items() if state["Type"] == "Task"}
+def tasks(machine: str) -> dict[str, dict[str, Any]]:
+    return {name: state for name, state in ASL[machine]["States"].items() if state["Type"] == "Task"}
 
 
-def test_asl_tokens_and_definition_substitutions_match_exactly() -> None:
-    substitutions = TEMPLATE["Resources"]["TrainDeployStateMachine"]["Properties"]["DefinitionSubstitutions"]
-    assert asl_tokens(TEMPLATE, "TrainDeployStateMachine") == set(substitutions)
+@pytest.mark.parametrize("machine", MACHINES)
+def test_asl_tokens_and_definition_substitutions_match_exactly(machine: str) -> None:
+    substitutions = TEMPLATE["Resources"][machine]["Properties"]["DefinitionSubstitutions"]
+    assert asl_tokens(TEMPLATE, machine) == set(substitutions)
 
 
-def test_the_substituted_definition_is_json_with_no_token_left() -> None:
-    definition = state_machine_definition(TEMPLATE, "TrainDeployStateMachine", VALUES)
+@pytest.mark.parametrize("machine", MACHINES)
+def test_the_substituted_definition_is_json_with_no_token_left(machine: str) -> None:
+    definition = state_machine_definition(TEMPLATE, machine, VALUES)
     assert "${" not in definition
-    parsed = json.loads(definition)
+    json.loads(definition)
+
+
+def test_the_deploy_machine_receives_the_subnets_as_a_list() -> None:
+    parsed = json.loads(state_machine_definition(TEMPLATE, "DeployStateMachine", VALUES))
     assert parsed["States"]["CreateModel"]["Parameters"]["VpcConfig"]["Subnets.$"] == (
         "States.StringSplit('subnet-a,subnet-b', ',')"
     )
 
 
-def test_every_task_retries_with_jitter_and_catches_into_the_one_failure_state() -> None:
-    for name, state in tasks().items():
+@pytest.mark.parametrize("machine", MACHINES)
+def test_every_task_retries_with_jitter_and_every_failure_reaches_finish(machine: str) -> None:
+    """Finish reports every outcome (and notifies); only a failure of Finish itself skips it."""
+    for name, state in tasks(machine).items():
         assert state["Retry"], name
         assert all(r["JitterStrategy"] == "FULL" and r["BackoffRate"] > 1 for r in state["Retry"]), name
-        # Every error not handled by name ends in the one failure state (a named error may route back into a
-        # bounded wait loop first, e.g. UpdateEndpoint refused while another deployment updates: issue 7).
-        catch_all_targets = {c["Next"] for c in state["Catch"] if "States.ALL" in c["ErrorEquals"]}
-        expected = {"ExecutionFailed"} if name == "NotifyFailure" else {"NotifyFailure"}
-        assert catch_all_targets == expected, name
         assert state["Catch"][-1]["ErrorEquals"] == ["States.ALL"], name
+        expected = "NotificationFailed" if name == "Finish" else "Finish"
+        assert state["Catch"][-1]["Next"] == expected, name
 
 
-def test_no_sync_integrations_and_jsonpath_only() -> None:
-    assert ASL.get("QueryLanguage", "JSONPath") == "JSONPath"
-    for name, state in tasks().items():
+@pytest.mark.parametrize("machine", MACHINES)
+def test_lambda_tasks_retry_exactly_the_documented_transient_errors(machine: str) -> None:
+    for name, state in tasks(machine).items():
+        if state["Resource"].startswith("${") and state["Resource"].endswith("FunctionArn}"):
+            (retry,) = state["Retry"]
+            assert set(retry["ErrorEquals"]) == LAMBDA_RETRIABLE, name
+
+
+@pytest.mark.parametrize("machine", MACHINES)
+def test_no_sync_integrations_and_jsonpath_only(machine: str) -> None:
+    assert ASL[machine].get("QueryLanguage", "JSONPath") == "JSONPath"
+    for name, state in tasks(machine).items():
         assert not state["Resource"].endswith(".sync"), name
         assert "Arguments" not in state and "Output" not in state, name
 
 
-def test_every_wait_reads_its_interval_from_the_state() -> None:
-    waits = [s for s in ASL["States"].values() if s["Type"] == "Wait"]
-    assert waits and all(w == {"Type": "Wait", "SecondsPath": "$.PollSeconds", "Next": w["Next"]} for w in waits)
+@pytest.mark.parametrize("machine", MACHINES)
+def test_every_wait_reads_its_interval_from_the_state(machine: str) -> None:
+    waits = [s for s in ASL[machine]["States"].values() if s["Type"] == "Wait"]
+    assert waits and all(set(w) == {"Type", "SecondsPath", "Next"} for w in waits)
+    assert all(w["SecondsPath"].endswith(".PollSeconds") for w in waits)
 
 
-def test_every_state_is_reachable_and_every_next_exists() -> None:
-    states = ASL["States"]
+@pytest.mark.parametrize("machine", MACHINES)
+def test_every_state_is_reachable_and_every_next_exists(machine: str) -> None:
+    states = ASL[machine]["States"]
     text = json.dumps(states)
     for target in re.findall(r'"(?:Next|Default)": "([^"]+)"', text):
         assert target in states, target
-    reachable = {ASL["StartAt"], *re.findall(r'"(?:Next|Default)": "([^"]+)"', text)}
+    reachable = {ASL[machine]["StartAt"], *re.findall(r'"(?:Next|Default)": "([^"]+)"', text)}
     assert set(states) == reachable
 
 
 def test_the_model_is_vpc_bound_network_isolated_and_encrypted() -> None:
-    create_model = ASL["States"]["CreateModel"]["Parameters"]
+    states = ASL["DeployStateMachine"]["States"]
+    create_model = states["CreateModel"]["Parameters"]
     assert create_model["EnableNetworkIsolation"] is True
     assert set(create_model["VpcConfig"]) == {"Subnets.$", "SecurityGroupIds.$"}
-    assert ASL["States"]["CreateEndpointConfig"]["Parameters"]["KmsKeyId"] == "${KmsKeyArn}"
-    transform = ASL["States"]["CreateTransformJob"]["Parameters"]
+    assert states["CreateEndpointConfig"]["Parameters"]["KmsKeyId"] == "${KmsKeyArn}"
+    transform = states["CreateTransformJob"]["Parameters"]
     assert transform["TransformOutput"]["KmsKeyId"] == transform["TransformResources"]["VolumeKmsKeyId"]
 
 
+def test_the_train_machine_never_deploys() -> None:
+    text = json.dumps(ASL["TrainStateMachine"])
+    for action in ("createModel", "createEndpoint", "updateEndpoint", "createTransformJob", "deleteEndpoint"):
+        assert action not in text, action
+
+
+def _registry_event(load_event: Callable[[str], dict[str, Any]], **detail: Any) -> dict[str, Any]:
+    event = load_event("deployments/registry-approved.json")
+    event["detail"] = {**event["detail"], **detail}
+    return event
+
+
 @pytest.mark.parametrize(
-    ("fixture", "matches"),
+    ("change", "matches"),
     [
-        ("approved.json", True),
-        ("approved-duplicate.json", True),
-        ("rejected.json", False),
-        ("pending.json", False),
-        ("another-group.json", False),
-        ("malformed.json", True),  # the pattern does not see the broken fields: the handler's parser refuses it
+        ({}, True),
+        ({"ModelApprovalStatus": "Rejected"}, True),  # a rejection may take the live model away: reconcile
+        ({"ModelApprovalStatus": "PendingManualApproval"}, True),  # the reconciler reads the registry: a no-op
+        ({"ModelPackageGroupName": "another-group"}, False),
     ],
+    ids=["approved", "rejected", "pending", "another-group"],
 )
-def test_the_approval_rule_pattern_from_the_template(
-    fixture: str, matches: bool, load_event: Callable[[str], dict[str, Any]]
+def test_the_registry_rule_matches_every_change_of_this_group_only(
+    change: dict[str, Any], matches: bool, load_event: Callable[[str], dict[str, Any]]
 ) -> None:
-    pattern = rule_pattern(TEMPLATE, "ModelApprovedRule", VALUES)
-    assert EventPattern.load(json.dumps(pattern)).matches_event(load_event(f"on_model_approved/{fixture}")) is matches  # type: ignore[arg-type]
+    pattern = rule_pattern(TEMPLATE, "ModelRegistryRule", VALUES)
+    event = _registry_event(load_event, **change)
+    assert EventPattern.load(json.dumps(pattern)).matches_event(event) is matches  # type: ignore[arg-type]
 
 
 def test_functions_are_python313_makefile_builds_with_importable_handlers() -> None:
@@ -135,12 +184,13 @@ def test_functions_are_python313_makefile_builds_with_importable_handlers() -> N
 
 
 def test_function_environment_is_resolved_from_the_template() -> None:
-    config = function_config(TEMPLATE, "OnModelApprovedFunction", VALUES)
-    assert config.environment["STATE_MACHINE_ARN"] == (
-        "arn:aws:states:us-east-1:123456789012:stateMachine:abalone-mlops-train-deploy"
-    )
+    config = function_config(TEMPLATE, "ReconcileDeploymentsFunction", VALUES)
+    assert config.environment["DEPLOY_STATE_MACHINE_ARN"] == VALUES.refs["DeployStateMachine"]
     assert config.environment["MODEL_PACKAGE_GROUP_NAME"] == "abalone"
-    assert config.environment["POWERTOOLS_SERVICE_NAME"] == "on-model-approved"
+    assert config.environment["ENDPOINT_NAME"] == "abalone-mlops-endpoint"
+    assert config.environment["WHEN_NO_APPROVED_MODEL"] == "KeepLastModel"
+    assert config.environment["POWERTOOLS_SERVICE_NAME"] == "reconcile-deployments"
+    assert "AWS_LAMBDA_EXEC_WRAPPER" not in config.environment  # OpenTelemetry is opt-in
     upsert = function_config(TEMPLATE, "UpsertPipelineFunction", VALUES)
     assert upsert.environment["SUBNET_IDS"] == "subnet-a,subnet-b"
     assert upsert.environment["KMS_KEY_ARN"] == "arn:aws:kms:us-east-1:123456789012:key/k"
@@ -153,7 +203,11 @@ def test_an_existing_key_replaces_the_created_one() -> None:
 
 def test_the_resolver_names_what_it_cannot_resolve() -> None:
     with pytest.raises(TemplateError, match=r"no value for !GetAtt SageMakerExecutionRole.Arn"):
-        function_config(TEMPLATE, "UpsertPipelineFunction", TemplateValues(parameters=VALUES.parameters))
+        function_config(
+            TEMPLATE,
+            "UpsertPipelineFunction",
+            TemplateValues(parameters=VALUES.parameters, refs=VALUES.refs, attributes={}),
+        )
     with pytest.raises(TemplateError, match="does not declare"):
         function_config(TEMPLATE, "UpsertPipelineFunction", TemplateValues(parameters={"Nope": 1}))
 
@@ -170,37 +224,55 @@ def test_security_defaults_of_the_template() -> None:
     )
     assert all(bucket["PublicAccessBlockConfiguration"].values())
     assert bucket["VersioningConfiguration"]["Status"] == "Enabled"
-    for logical_id in ("NotificationTopic", "ApprovalDeadLetterQueue"):
+    for logical_id in ("NotificationTopic", "DeploymentEventsDeadLetterQueue"):
         assert "KmsMasterKeyId" in resources[logical_id]["Properties"], logical_id
-    machine = resources["TrainDeployStateMachine"]["Properties"]
-    assert resources["TrainDeployStateMachine"]["Type"] == "AWS::StepFunctions::StateMachine"
-    assert machine["LoggingConfiguration"]["Level"] == "ALL" and machine["LoggingConfiguration"]["IncludeExecutionData"]
-    assert machine["TracingConfiguration"]["Enabled"] is True
-    assert "KmsKeyId" in resources["StateMachineLogGroup"]["Properties"]
+    for logical_id in MACHINES:
+        machine = resources[logical_id]["Properties"]
+        assert resources[logical_id]["Type"] == "AWS::StepFunctions::StateMachine"
+        assert machine["LoggingConfiguration"]["Level"] == "ALL", logical_id
+        assert machine["LoggingConfiguration"]["IncludeExecutionData"], logical_id
+        assert machine["TracingConfiguration"]["Enabled"] is True, logical_id
+        assert "KmsKeyId" in resources[f"{logical_id}LogGroup"]["Properties"], logical_id
 
 
-def test_state_machine_history_is_encrypted_with_the_project_key() -> None:
+@pytest.mark.parametrize("logical_id", MACHINES)
+def test_state_machine_history_is_encrypted_with_the_project_key(logical_id: str) -> None:
     """Rule 6: execution history (every state's input and output) under the project key, not an AWS-owned key."""
     resources = TEMPLATE["Resources"]
-    machine = resources["TrainDeployStateMachine"]["Properties"]
-    project_key = resources["StateMachineLogGroup"]["Properties"]["KmsKeyId"]  # the template's key expression
+    machine = resources[logical_id]["Properties"]
+    project_key = resources[f"{logical_id}LogGroup"]["Properties"]["KmsKeyId"]  # the key expression
     encryption = machine["EncryptionConfiguration"]
     assert encryption["Type"] == "CUSTOMER_MANAGED_KMS_KEY"
-    assert encryption["KmsKeyId"] == project_key == machine["DefinitionSubstitutions"]["KmsKeyArn"]
+    assert encryption["KmsKeyId"] == project_key
     assert 60 <= encryption["KmsDataKeyReusePeriodSeconds"] <= 900
-    assert machine["DefinitionS3Location"] == "statemachine/train_deploy.asl.json"
-    role = resources["TrainDeployStateMachineRole"]
-    assert machine["RoleArn"] == {"Fn::GetAtt": ["TrainDeployStateMachineRole", "Arn"]}
-    statements = role["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
-    (history,) = [s for s in statements if s.get("Sid") == "ExecutionHistoryEncryptedWithTheProjectKey"]
+    assert machine["DefinitionS3Location"] == f"statemachine/{MACHINES[logical_id]}.asl.json"
+    role = f"{logical_id}Role"
+    assert machine["RoleArn"] == {"Fn::GetAtt": [role, "Arn"]}
+    base = resources["StateMachineBasePolicy"]["Properties"]
+    assert {"Ref": role} in base["Roles"]
+    (history,) = [
+        s for s in base["PolicyDocument"]["Statement"] if s.get("Sid") == "ExecutionHistoryEncryptedWithTheProjectKey"
+    ]
     assert set(history["Action"]) == {"kms:GenerateDataKey", "kms:Decrypt"} and history["Resource"] == project_key
-    assert "kms:EncryptionContext:aws:states:stateMachineArn" in history["Condition"]["StringEquals"]
+    names = json.dumps(history["Condition"]["StringEquals"]["kms:EncryptionContext:aws:states:stateMachineArn"])
+    assert f"stateMachine:${{AWS::StackName}}-{MACHINES[logical_id]}" in names
+
+
+def test_no_wildcard_actions_and_pass_role_only_to_sagemaker() -> None:
     text = json.dumps(TEMPLATE)
-    for statement in re.findall(r'"Action": "iam:PassRole"[^}]*}[^}]*}', text):
-        assert "sagemaker.amazonaws.com" in statement
+    statements = re.findall(r'"Action": "iam:PassRole"[^}]*}[^}]*}', text)
+    assert statements and all("sagemaker.amazonaws.com" in statement for statement in statements)
     assert '"Action": "*"' not in text and '"sagemaker:*"' not in text
-    target = resources["ModelApprovedRule"]["Properties"]["Targets"][0]
-    assert target["RetryPolicy"]["MaximumRetryAttempts"] > 0 and "DeadLetterConfig" in target
+
+
+def test_registry_events_are_retried_then_kept_in_the_dead_letter_queue() -> None:
+    """Rule 7, no lost event: EventBridge retries delivery, then keeps the event; so does async Lambda."""
+    resources = TEMPLATE["Resources"]
+    (target,) = resources["ModelRegistryRule"]["Properties"]["Targets"]
+    assert target["RetryPolicy"]["MaximumRetryAttempts"] > 0
+    assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": ["DeploymentEventsDeadLetterQueue", "Arn"]}}
+    config = function_config(TEMPLATE, "ReconcileDeploymentsFunction", VALUES)
+    assert config.dead_letter_arn == VALUES.attributes["DeploymentEventsDeadLetterQueue.Arn"]
 
 
 def test_the_group_is_referenced_by_name_not_by_its_arn() -> None:
