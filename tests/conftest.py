@@ -82,7 +82,5 @@ def abalone_csv() -> Path:
     """The real abalone data set (shipped in data/; see data/README.md)."""
     path = REPO_ROOT / "data" / "abalone.csv"
     if not path.exists():
-        raise FileNotFoundError(
-            f"{path} is missing: run `make data` (data/README.md)"
-        )
+        raise FileNotFoundError(f"{path} is missing: run `make data` (data/README.md)")
     return path
