@@ -88,9 +88,18 @@ lint: $(VENV)/.installed ## ruff (lint + format check), mypy, and the import con
 
 .PHONY: test
 # The integration and e2e tiers run the packages `sam build` made, under python3.13, beside the runtime's boto3.
-test: lint $(DEFINITION) $(BUILT) $(LAMBDA_RUNTIME)/.installed security ## Every check: lint, types, security gates, all test tiers
+test: lint $(DEFINITION) $(BUILT) $(LAMBDA_RUNTIME)/.installed security $(CHROMIUM) ## Every check: lint, types, security gates, all test tiers
 	$(VENV)/bin/pytest; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: the suite is broken" >&2; fi; exit $$rc
+
+# The e2e tier opens report.html in Debian's headless chromium (Playwright drives it; no browser download).
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	$(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive sh -c \
+		'apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium >/dev/null'
+
+.PHONY: chromium
+chromium: $(CHROMIUM) ## Install Debian's chromium for the HTML report's browser test (apt-get; root or sudo)
 
 .PHONY: test-unit
 test-unit: $(VENV)/.installed $(DEFINITION) ## Only the unit tier
@@ -147,10 +156,11 @@ build-UpsertPipelineFunction: # its code, plus the container scripts it uploads 
 	cp $(SAM_ROOT)/$(DEFINITION) $(SAM_ROOT)/$(BUILD)/image-uris.json $(SAM_ROOT)/$(BUILD)/code-assets.json \
 		"$(ARTIFACTS_DIR)/build/"
 	$(call compile_for_lambda,"$(ARTIFACTS_DIR)/ml_code/__init__.py")
-build-TrainStepsFunction:
+build-TrainStepsFunction build-RetrainOnDriftFunction:
 	$(call function_package,training)
-build-ReconcileDeploymentsFunction build-DeployStepsFunction:
+build-ReconcileDeploymentsFunction build-DeployStepsFunction: # its code, and the image URIs (the analyzer's)
 	$(call function_package,deployments)
+	mkdir -p "$(ARTIFACTS_DIR)/build" && cp $(SAM_ROOT)/$(BUILD)/image-uris.json "$(ARTIFACTS_DIR)/build/"
 build-PruneDeploymentsFunction build-CleanupDeploymentsFunction:
 	$(call function_package,deployment_janitor)
 

@@ -160,7 +160,8 @@ def _endpoint_creating(aws: Emulator, state: _Creating) -> Iterator[None]:
                 aws.deployments.report_endpoint(endpoint_name)
         return original(self, endpoint_name)
 
-    aws.deployments.endpoint_runner = lambda _endpoint, _config: None  # the work "happens" while the polls go on
+    # the work "happens" while the polls go on
+    aws.deployments.endpoint_runner = lambda _endpoint, _config, _account: None
     try:
         with mock.patch.object(SageMakerModelBackend, "describe_endpoint", describe_endpoint):
             yield

@@ -15,9 +15,11 @@ from pathlib import Path
 from typing import TextIO
 
 from local_twin.flow import DEFAULT_DATA, DEFAULT_OUTPUT_DIR, REPO_ROOT, TARGETS, LocalRun, Options, run_flow
+from local_twin.html_report import write_report
 from local_twin.report import Reporter, UsageError, print_summary, write_summary
 
 DATA_ENV_VAR = "ABALONE_DATA"
+DEFINITION = REPO_ROOT / "build" / "pipeline-definition.json"  # the DAG the report draws
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -57,6 +59,20 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--port", type=int, default=0, help="the emulated account's port (default: a free one; fix it for scripts)"
     )
+    parser.add_argument(
+        "--drift",
+        action="store_true",
+        help="send the monitored endpoint shifted records: the data-quality run reports the violated features and "
+        "the drift alarm notifies",
+    )
+    parser.add_argument(
+        "--accounts",
+        type=int,
+        choices=(1, 3),
+        default=1,
+        help="1: one account trains and deploys; 3: a registry account trains, a staging account deploys and "
+        "verifies, a production account deploys the promoted version (--target endpoint only)",
+    )
     parser.add_argument("--output-dir", type=Path, default=DEFAULT_OUTPUT_DIR, help="where summary.json is written")
     parser.add_argument("--region", default="us-east-1", help="the emulated AWS region")
     return parser
@@ -66,6 +82,12 @@ def parse_options(argv: Sequence[str] | None, environ: Mapping[str, str] | None 
     """Parse the command line; a bad ``--param`` or a missing data file is a :class:`UsageError`."""
     args = _parser().parse_args(argv)
     environ = os.environ if environ is None else environ
+    if args.drift and args.target != "endpoint":
+        raise UsageError("--drift monitors an endpoint: it cannot be combined with --target batch")
+    if args.accounts == 3 and args.target != "endpoint":
+        raise UsageError("--accounts 3 deploys to endpoints: it cannot be combined with --target batch")
+    if args.accounts == 3 and args.drift:
+        raise UsageError("--accounts 3 has no monitoring stage: it cannot be combined with --drift")
     if not 0 <= args.port <= 65535:
         raise UsageError(f"--port {args.port} is not a TCP port (0 picks a free one)")
     return Options(
@@ -77,6 +99,8 @@ def parse_options(argv: Sequence[str] | None, environ: Mapping[str, str] | None 
         output_dir=args.output_dir,
         region=args.region,
         port=args.port,
+        drift=args.drift,
+        accounts=args.accounts,
     )
 
 
@@ -127,10 +151,11 @@ def keep_running_message(run: LocalRun) -> str:
             f"  aws stepfunctions start-execution --state-machine-arn {run.train_machine_arn} --input '{{}}'",
         ]
     record = run.summary.sample_record or "M,0.455,0.365,0.095,0.514,0.2245,0.101,0.15"
-    for name, container in sorted(run.serving.endpoints.items()):
+    for (account, name), container in sorted(run.serving.endpoints.items()):
+        where = "" if account == aws.account_id else f" (account {account})"
         lines.append(
             f"  curl -s -H 'Content-Type: text/csv' -H 'Accept: application/json' --data-binary '{record}' "
-            f"{container.url}/invocations   # {name}"
+            f"{container.url}/invocations   # {name}{where}"
         )
     return "\n".join(lines)
 
@@ -166,6 +191,7 @@ def main(argv: Sequence[str] | None = None, *, stream: TextIO | None = None, liv
             wait_for_interrupt(run, reporter)
 
     summary = run_flow(options, reporter, after)
+    summary.report_html = str(write_report(summary, options.output_dir, definition=DEFINITION))
     write_summary(summary, options.output_dir)
     if not options.keep_running:
         print_summary(summary, reporter.console, options.output_dir)

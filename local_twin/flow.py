@@ -8,7 +8,12 @@
                through the template's EventBridge rule to its function, which starts the deploy execution
 ``deploy``     the deploy execution (endpoint or batch transform)
 ``serve``      endpoint: the test split scored through the local endpoint
+``monitor``    endpoint: the test records (``--drift``: shifted ones) sent through InvokeEndpoint, which captures them;
+               the endpoint's data-quality schedule run now on the capture; the drift alarm evaluated on its metrics
 ``transform``  batch: the transform job's ``.out`` file read back from the emulated S3
+
+``--accounts 3`` runs the same stages across a registry, a staging and a production account instead
+(:mod:`local_twin.three_accounts`).
 
 The emulator's runners plug the local work in: :class:`LocalPipelines` runs a pipeline execution when
 StartPipelineExecution is called, :class:`LocalServing` starts a serving container when an endpoint is created or
@@ -48,7 +53,12 @@ Target = Literal["endpoint", "batch"]
 TARGETS: tuple[Target, ...] = ("endpoint", "batch")
 # Template parameters of the local stack. The polls are every second (the Wait states really sleep), for at most
 # 30 minutes; everything else is the template's default, as `sam deploy` would use it.
-LOCAL_TEMPLATE_PARAMETERS = {"PollIntervalSeconds": "1", "MaxPolls": "1800"}
+# Data capture samples every request, so that the monitoring run judges the same records on every run.
+LOCAL_TEMPLATE_PARAMETERS = {"PollIntervalSeconds": "1", "MaxPolls": "1800", "DataCaptureSamplingPercent": "100"}
+# --drift: the numeric measurements of every record sent to the monitored endpoint are multiplied by this (the sex
+# column is kept), a shift of every feature's distribution the baseline check must catch.
+DRIFT_FACTOR = 1.6
+MONITORED_ROWS_PER_REQUEST = 10
 # where a deploy execution without BatchInputS3Uri reads (functions/deployments/settings.py)
 BATCH_INPUT_PREFIX = "batch/input/"
 EXECUTION_TIMEOUT_SECONDS = 1800
@@ -65,6 +75,8 @@ class Options:
     output_dir: Path = DEFAULT_OUTPUT_DIR
     region: str = "us-east-1"
     port: int = 0
+    drift: bool = False
+    accounts: int = 1  # 3: registry, staging and production accounts (local_twin.three_accounts)
 
 
 def run_flow(options: Options, reporter: Reporter, after: Callable[[LocalRun], None] | None = None) -> Summary:
@@ -80,11 +92,25 @@ def run_flow(options: Options, reporter: Reporter, after: Callable[[LocalRun], N
     )
     started = time.perf_counter()
     options.output_dir.mkdir(parents=True, exist_ok=True)
-    for stale in ("predictions.csv", "test.csv", "evaluation.json", "approval-event.json", "transform", "logs"):
+    for stale in (
+        "predictions.csv",
+        "test.csv",
+        "evaluation.json",
+        "approval-event.json",
+        "constraint_violations.json",
+        "report.html",
+        "transform",
+        "logs",
+    ):
         _remove(options.output_dir / stale)
     try:
         with _logs_to(options.output_dir / LOG_NAME):
-            LocalRun(options, reporter, summary).execute(after)
+            run_class = LocalRun
+            if options.accounts == 3:
+                from local_twin.three_accounts import ThreeAccountRun
+
+                run_class = ThreeAccountRun
+            run_class(options, reporter, summary).execute(after)
     except KeyboardInterrupt as exc:
         record_failure(summary, _failed_stage(reporter) or "run", exc)
     except Exception as exc:  # noqa: BLE001 - every failure ends in the summary, named by its stage
@@ -181,6 +207,9 @@ class LocalRun:
         if self.options.target == "endpoint":
             with self.reporter.stage("serve", "scoring the test split through the local endpoint") as record:
                 self.serve(record)
+            what = "shifted records (--drift)" if self.options.drift else "the test records"
+            with self.reporter.stage("monitor", f"{what} captured, the data-quality monitor run, alarms") as record:
+                self.monitor(record)
         else:
             with self.reporter.stage("transform", "reading the transform job's output") as record:
                 self.transform(record)
@@ -319,11 +348,12 @@ class LocalRun:
             self.summary.evaluation_report = report_uri
             self.summary.test_mse = float(report["regression_metrics"]["mse"]["value"])
 
-    def get(self, uri: str) -> bytes:
+    def get(self, uri: str, account_id: str | None = None) -> bytes:
+        """An object's bytes, read as ``account_id`` (default: the run's account) reads it."""
         from local_twin.storage import split_uri
 
         bucket, key = split_uri(uri)
-        body: bytes = self.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        body: bytes = self.aws.client("s3", account_id).get_object(Bucket=bucket, Key=key)["Body"].read()
         return body
 
     # --- approve --------------------------------------------------------------------------------------------------
@@ -375,15 +405,18 @@ class LocalRun:
     # --- serve ----------------------------------------------------------------------------------------------------
     def serve(self, record: StageRecord) -> None:
         """Score the test split through the endpoint the deploy execution brought InService."""
+        self.serve_endpoint(record, self.output("EndpointName", "abalone-mlops-endpoint"), None)
+
+    def serve_endpoint(self, record: StageRecord, endpoint_name: str, account_id: str | None) -> None:
+        """Score the test split through an endpoint (of ``account_id``, default: the run's account)."""
         from local_twin.serving import score_rows
 
-        endpoint_name = self.output("EndpointName", "abalone-mlops-endpoint")
-        endpoint = self.sagemaker.describe_endpoint(EndpointName=endpoint_name)
+        endpoint = self.aws.client("sagemaker", account_id).describe_endpoint(EndpointName=endpoint_name)
         if endpoint["EndpointStatus"] != "InService":
             raise StageError(
                 f"endpoint {endpoint_name} is {endpoint['EndpointStatus']}: {endpoint.get('FailureReason')}"
             )
-        container = self.serving.endpoints.get(endpoint_name)
+        container = self.serving.endpoints.get((account_id or self.aws.account_id, endpoint_name))
         if container is None:
             raise StageError(f"endpoint {endpoint_name} is InService but no local container serves it")
         self.summary.endpoint_name = endpoint_name
@@ -428,16 +461,21 @@ class LocalRun:
             return default
         return str(Resolver(self.stack.template, self.stack.values).resolve(output["Value"]))
 
-    def model_container(self, model_name: str, model_dir: Path) -> tuple[str, Path, dict[str, str]]:
-        """What a SageMaker Model runs: its image, its unpacked model archive and its container environment."""
+    def model_container(
+        self, model_name: str, model_dir: Path, account_id: str | None = None
+    ) -> tuple[str, Path, dict[str, str]]:
+        """What a SageMaker Model (of ``account_id``, default: the run's account) runs: its image, its unpacked model
+        archive and its container environment. A model made from another account's package reads that package and
+        its archive across accounts, as SageMaker does with the model's account's access."""
         from local_twin.serving import extract_model_archive
 
-        described = self.sagemaker.describe_model(ModelName=model_name)
+        sagemaker = self.aws.client("sagemaker", account_id)
+        described = sagemaker.describe_model(ModelName=model_name)
         container = described.get("PrimaryContainer") or described["Containers"][0]
         if container.get("ModelPackageName"):
-            package = self.sagemaker.describe_model_package(ModelPackageName=container["ModelPackageName"])
+            package = sagemaker.describe_model_package(ModelPackageName=container["ModelPackageName"])
             container = {**package["InferenceSpecification"]["Containers"][0], **container}
-        archive = self.get(container["ModelDataUrl"])
+        archive = self.get(container["ModelDataUrl"], account_id)
         environment = {str(k): str(v) for k, v in (container.get("Environment") or {}).items()}
         return str(container["Image"]), extract_model_archive(archive, model_dir), environment
 
@@ -481,6 +519,70 @@ class LocalRun:
                 rows.append((float(label), record))
         return rows
 
+    # --- monitor --------------------------------------------------------------------------------------------------
+    def monitor(self, record: StageRecord) -> None:
+        """Traffic through SageMaker Runtime (captured by the endpoint), the schedule's execution run now, and what
+        CloudWatch made of its metrics: the drift alarm's state and the notification it sent."""
+        endpoint_name = self.summary.endpoint_name or self.output("EndpointName", "abalone-mlops-endpoint")
+        schedule = self.template_value("DeployStepsFunction", "Environment", "Variables", "MONITORING_SCHEDULE_NAME")
+        try:
+            self.sagemaker.describe_monitoring_schedule(MonitoringScheduleName=schedule)
+        except self.sagemaker.exceptions.ResourceNotFound as error:
+            raise StageError(f"the deployment created no monitoring schedule {schedule}: {error}") from error
+        records = [features for _, features in self.test_rows()]
+        if self.options.drift:
+            records = [shift_record(features, DRIFT_FACTOR) for features in records]
+        runtime = self.aws.client("sagemaker-runtime")
+        for start in range(0, len(records), MONITORED_ROWS_PER_REQUEST):
+            body = "\n".join(records[start : start + MONITORED_ROWS_PER_REQUEST]) + "\n"
+            runtime.invoke_endpoint(EndpointName=endpoint_name, Body=body.encode(), ContentType="text/csv")
+        changes_before = len(self.aws.alarms.changes)
+        run = self.aws.monitoring.run_now(schedule)
+        if run.status not in ("Completed", "CompletedWithViolations"):
+            raise StageError(
+                f"the monitoring execution of {schedule} is {run.status}: {run.summary.get('FailureReason')}"
+            )
+        alarm_name = self.template_value("DataDriftAlarm", "AlarmName")
+        [alarm] = self.aws.client("cloudwatch").describe_alarms(AlarmNames=[alarm_name])["MetricAlarms"] or [{}]
+        notifications = [
+            message
+            for change in self.aws.alarms.changes[changes_before:]
+            if change.get("AlarmName") == alarm_name
+            for message in change.get("Notifications", [])
+        ]
+        self.summary.violations = sorted({str(v["feature_name"]) for v in run.violations})
+        self.summary.drift = {
+            "records_sent": len(records),
+            "shifted": self.options.drift,
+            "schedule": schedule,
+            "execution_status": run.status,
+            "rows_analyzed": run.rows,
+            "report": run.report_uri,
+            "largest_distance": max(run.distances.values(), default=None),
+            "distances": {name: round(value, 4) for name, value in sorted(run.distances.items())},
+            "constraint_violations": run.violations,
+            "alarm": alarm_name,
+            "alarm_state": alarm.get("StateValue"),
+            "alarm_reason": alarm.get("StateReason"),
+            "notification": notifications[-1]["Subject"] if notifications else None,
+        }
+        (self.options.output_dir / "constraint_violations.json").write_text(
+            json.dumps({"violations": run.violations}, indent=2) + "\n"
+        )
+        violated = ", ".join(self.summary.violations) or "none"
+        record.detail = f"{run.rows} rows, {run.status}; violated: {violated}; {alarm_name} {alarm.get('StateValue')}"
+
+    def template_value(self, logical_id: str, *path: str) -> str:
+        """A property of a template resource, as the local stack resolved it (e.g. a function's environment)."""
+        from cfn import Resolver
+
+        value: Any = self.stack.template.get("Resources", {}).get(logical_id, {}).get("Properties", {})
+        for key in path:
+            value = value.get(key) if isinstance(value, dict) else None
+        if value is None:
+            raise StageError(f"template.yaml has no {'.'.join((logical_id, *path))}")
+        return str(Resolver(self.stack.template, self.stack.values).resolve(value))
+
     # --- transform ------------------------------------------------------------------------------------------------
     def transform(self, record: StageRecord) -> None:
         """Read the output of the transform job the deploy execution ran, and check it row by row."""
@@ -515,13 +617,15 @@ class LocalRun:
         )
         return self.wait_for(started["executionArn"], mode)
 
-    def wait_for(self, execution_arn: str, mode: str) -> ExecutionSummary:
-        """Poll an execution to its end, showing each state as it is entered; its summary is kept in the run's."""
+    def wait_for(self, execution_arn: str, mode: str, account_id: str | None = None) -> ExecutionSummary:
+        """Poll an execution (of ``account_id``, default: the run's account) to its end, showing each state as it is
+        entered; its summary is kept in the run's."""
+        sfn = self.aws.client("stepfunctions", account_id)
         deadline = time.monotonic() + EXECUTION_TIMEOUT_SECONDS
         seen = 0
         while True:
-            described = self.sfn.describe_execution(executionArn=execution_arn)
-            states = self.states_entered(execution_arn)
+            described = sfn.describe_execution(executionArn=execution_arn)
+            states = self.states_entered(execution_arn, account_id)
             for state in states[seen:]:
                 if state not in states[:seen]:  # a poll loop re-enters its states every second: show them once
                     self.reporter.note(f"{mode} execution: {state}")
@@ -545,11 +649,18 @@ class LocalRun:
         self.summary.executions.append(summary)
         return summary
 
-    def states_entered(self, execution_arn: str) -> list[str]:
+    def states_entered(self, execution_arn: str, account_id: str | None = None) -> list[str]:
         events: list[dict[str, Any]] = []
-        for page in self.sfn.get_paginator("get_execution_history").paginate(executionArn=execution_arn):
+        sfn = self.aws.client("stepfunctions", account_id)
+        for page in sfn.get_paginator("get_execution_history").paginate(executionArn=execution_arn):
             events.extend(page["events"])
         return [event["stateEnteredEventDetails"]["name"] for event in events if "stateEnteredEventDetails" in event]
+
+
+def shift_record(features: str, factor: float) -> str:
+    """A raw record (``sex,length,...``) with every numeric measurement multiplied by ``factor``."""
+    sex, *measurements = features.split(",")
+    return ",".join([sex, *(f"{float(value) * factor:.4f}" for value in measurements)])
 
 
 def _last_line(text: str) -> str:
@@ -643,7 +754,7 @@ class LocalServing:
 
     def __init__(self, run: LocalRun) -> None:
         self.run = run
-        self.endpoints: dict[str, Any] = {}  # endpoint name → its ServingContainer
+        self.endpoints: dict[tuple[str, str], Any] = {}  # (account, endpoint name) → its ServingContainer
         self.transforms: dict[str, Any] = {}  # job name → TransformResult
         self.threads: list[threading.Thread] = []
         self._count = 0
@@ -659,40 +770,44 @@ class LocalServing:
             self._count += 1
             return self.run.workdir / f"{kind}-{self._count}"
 
-    def endpoint_changed(self, endpoint_name: str, config_name: str) -> None:
-        self._start(lambda: self._serve(endpoint_name, config_name), f"endpoint-{endpoint_name}")
+    def endpoint_changed(self, endpoint_name: str, config_name: str, account_id: str) -> None:
+        self._start(lambda: self._serve(endpoint_name, config_name, account_id), f"endpoint-{endpoint_name}")
 
-    def _serve(self, endpoint_name: str, config_name: str) -> None:
+    def _serve(self, endpoint_name: str, config_name: str, account_id: str) -> None:
         from local_twin.serving import ServingContainer
 
         report = self.run.aws.deployments.report_endpoint
         work = self._work_dir("endpoint")
         try:
-            config = self.run.sagemaker.describe_endpoint_config(EndpointConfigName=config_name)
+            sagemaker = self.run.aws.client("sagemaker", account_id)
+            config = sagemaker.describe_endpoint_config(EndpointConfigName=config_name)
             image, model_dir, environment = self.run.model_container(
-                config["ProductionVariants"][0]["ModelName"], work / "model"
+                config["ProductionVariants"][0]["ModelName"], work / "model", account_id
             )
             container = ServingContainer(image, model_dir, environment, work_dir=work).start()
         except Exception as exc:  # noqa: BLE001 - any failure is the endpoint's FailureReason, as in SageMaker
-            report(endpoint_name, f"{type(exc).__name__}: {exc}")
+            report(endpoint_name, f"{type(exc).__name__}: {exc}", account_id=account_id)
             return
         with self._lock:
-            previous = self.endpoints.get(endpoint_name)
-            self.endpoints[endpoint_name] = container
+            previous = self.endpoints.get((account_id, endpoint_name))
+            self.endpoints[(account_id, endpoint_name)] = container
+        # InvokeEndpoint (in the endpoint's account) now reaches it, and captures
+        self.run.aws.runtime.serve(endpoint_name, container.url, account_id)
         if previous is not None:
             previous.stop()
-        self.run.reporter.note(f"endpoint {endpoint_name}: serving on {container.url}")
-        report(endpoint_name)
+        where = "" if account_id == self.run.aws.account_id else f" (account {account_id})"
+        self.run.reporter.note(f"endpoint {endpoint_name}{where}: serving on {container.url}")
+        report(endpoint_name, account_id=account_id)
 
-    def transform_job_created(self, job: dict[str, Any]) -> None:
+    def transform_job_created(self, job: dict[str, Any], account_id: str) -> None:
         name = str(job["TransformJobName"])
         tags = {tag.get("Key") for tag in job.get("Tags") or [] if isinstance(tag, dict)}
         if STATE_MACHINE_TAG not in tags:
             self.run.aws.deployments.report_transform_job(name)  # a pipeline's own job: its runner does the work
             return
-        self._start(lambda: self._transform(job), f"transform-{name}")
+        self._start(lambda: self._transform(job, account_id), f"transform-{name}")
 
-    def _transform(self, job: dict[str, Any]) -> None:
+    def _transform(self, job: dict[str, Any], account_id: str) -> None:
         from local_twin.serving import ServingContainer
         from local_twin.serving.batch_transform import TransformSpec, run_transform
 
@@ -701,9 +816,9 @@ class LocalServing:
         work = self._work_dir("transform")
         try:
             spec = TransformSpec.from_description(job)
-            image, model_dir, environment = self.run.model_container(spec.model_name, work / "model")
+            image, model_dir, environment = self.run.model_container(spec.model_name, work / "model", account_id)
             with ServingContainer(image, model_dir, environment, work_dir=work, batch=True) as container:
-                result = run_transform(spec, container.url, self.run.s3)
+                result = run_transform(spec, container.url, self.run.aws.client("s3", account_id))
         except Exception as exc:  # noqa: BLE001 - any failure is the job's FailureReason, as in SageMaker
             report(name, f"{type(exc).__name__}: {exc}")
             return

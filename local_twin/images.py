@@ -4,6 +4,10 @@ A processing or training step names an ECR image. Locally there is no Docker, so
 mapped to a Python interpreter whose packages match the image's (requirements/dev.in pins the SageMaker XGBoost 3.0-5
 image's xgboost, numpy, pandas and scikit-learn). An image with no entry is an error naming the step and the image:
 guessing would run the code against the wrong libraries and hide the mismatch until the cloud run.
+
+One image is not mapped to an interpreter: SageMaker's Model Monitor analyzer (``sagemaker-model-monitor-analyzer``,
+whose URI the SageMaker SDK gives without a tag) runs no user code; its work is done by the project's stand-in,
+``local_twin.monitor`` (:func:`is_model_monitor_analyzer` recognises it).
 """
 
 from __future__ import annotations
@@ -43,6 +47,12 @@ IMAGE_TABLE: dict[tuple[str, str], LocalImage] = {
     ("sagemaker-xgboost", "3.0-5"): LocalImage("sagemaker-xgboost", "3.0-5", Path(sys.executable)),
 }
 
+MODEL_MONITOR_REPOSITORY = "sagemaker-model-monitor-analyzer"
+# <account>.dkr.ecr.<region>.amazonaws.com[.cn]/sagemaker-model-monitor-analyzer[:<tag>] (SageMaker developer guide,
+# "Built-in analyzer": the regional image; the SDK's image_uris omits the tag, AWS samples use :latest)
+_ANALYZER_URI = re.compile(
+    r"^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(?:\.cn)?/" + MODEL_MONITOR_REPOSITORY + r"(?::[^:@/]+)?$"
+)
 # <account>.dkr.ecr.<region>.amazonaws.com[.cn]/<repository>:<tag>
 _ECR_URI = re.compile(r"^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(?:\.cn)?/(?P<repo>[^:@]+):(?P<tag>[^:@]+)$")
 
@@ -67,3 +77,8 @@ def local_image(uri: str, step: str, table: dict[tuple[str, str], LocalImage] | 
         known = ", ".join(f"{repo}:{tag}" for repo, tag in sorted(mapping))
         raise ImageError(f"step {step!r}: image {uri} has no local environment (mapped images: {known})")
     return mapping[key]
+
+
+def is_model_monitor_analyzer(uri: object) -> bool:
+    """Whether ``uri`` is SageMaker's Model Monitor analyzer image (any region, with or without a tag)."""
+    return isinstance(uri, str) and bool(_ANALYZER_URI.match(uri))

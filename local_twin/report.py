@@ -159,6 +159,12 @@ class Summary:
     predictions_mse: float | None = None
     sample_record: str | None = None  # one raw test record, as a user would send it
     sample_prediction: str | None = None  # the endpoint's answer to it (Accept: application/json)
+    violations: list[str] | None = None  # the features the monitoring run found violating the baseline (endpoint)
+    drift: dict[str, Any] | None = None  # the monitoring run, the drift alarm's state and its notification
+    report_html: str | None = None
+    # --accounts 3: per account (registry, staging, production): its role, account id, stack, endpoint, the version it
+    # serves and the status of its deploy execution
+    accounts: dict[str, dict[str, Any]] = field(default_factory=dict)
     stages: list[StageRecord] = field(default_factory=list)
     total_seconds: float = 0.0
 
@@ -184,18 +190,46 @@ def print_summary(summary: Summary, console: Console, output_dir: Path | None = 
         ("version", summary.model_package_version),
         ("approval", summary.approval_status),
         *[(f"execution {e.mode}", f"{e.name}: {e.status} ({len(e.states)} states)") for e in summary.executions],
+        *_account_rows(summary.accounts),
         ("endpoint URL", summary.endpoint_url),
         ("sample record", summary.sample_record),
         ("its prediction", summary.sample_prediction),
         ("transform output", ", ".join(summary.transform_output) or None),
         ("predictions", summary.predictions_count),
         ("predictions MSE", None if summary.predictions_mse is None else f"{summary.predictions_mse:.4f}"),
+        ("violations", None if summary.violations is None else ", ".join(summary.violations) or "none"),
+        *_drift_rows(summary.drift),
+        ("report", summary.report_html),
         ("wall time", f"{summary.total_seconds:.1f} s ({split})"),
     ]
     for label, value in rows:
         if value is not None:
             table.add_row(label, str(value))
     console.print(table)
+
+
+def _account_rows(accounts: dict[str, dict[str, Any]]) -> list[tuple[str, object]]:
+    """--accounts 3: one line per account -- its id and stack, and for a target what it serves."""
+    rows: list[tuple[str, object]] = []
+    for role, account in accounts.items():
+        text = f"{account.get('account_id')} {account.get('stack')}"
+        if account.get("endpoint_name"):
+            text += (
+                f"; {account['endpoint_name']} serves version {account.get('served_version')}"
+                f" ({account.get('deploy_execution_status')} {account.get('deploy_outcome')})"
+            )
+        rows.append((f"account {role}", text))
+    return rows
+
+
+def _drift_rows(drift: dict[str, Any] | None) -> list[tuple[str, object]]:
+    if not drift:
+        return []
+    return [
+        ("monitoring run", f"{drift.get('execution_status')} on {drift.get('rows_analyzed')} captured rows"),
+        ("drift alarm", f"{drift.get('alarm')}: {drift.get('alarm_state')}"),
+        ("notification", drift.get("notification")),
+    ]
 
 
 def write_summary(summary: Summary, output_dir: Path) -> Path:

@@ -28,13 +28,16 @@ import sagemaker.session
 import sagemaker.utils
 from botocore.credentials import CredentialResolver
 from sagemaker import image_uris
+from sagemaker.drift_check_baselines import DriftCheckBaselines
 from sagemaker.estimator import Estimator
 from sagemaker.inputs import TrainingInput
 from sagemaker.model import Model
 from sagemaker.model_metrics import MetricsSource, ModelMetrics
+from sagemaker.model_monitor.dataset_format import DatasetFormat
 from sagemaker.network import NetworkConfig
 from sagemaker.processing import ProcessingInput, ProcessingOutput, ScriptProcessor
 from sagemaker.transformer import Transformer
+from sagemaker.workflow.check_job_config import CheckJobConfig
 from sagemaker.workflow.condition_step import ConditionStep
 from sagemaker.workflow.conditions import ConditionLessThanOrEqualTo
 from sagemaker.workflow.execution_variables import ExecutionVariables
@@ -46,12 +49,14 @@ from sagemaker.workflow.pipeline import Pipeline
 from sagemaker.workflow.pipeline_context import PipelineSession
 from sagemaker.workflow.pipeline_definition_config import PipelineDefinitionConfig
 from sagemaker.workflow.properties import PropertyFile
+from sagemaker.workflow.quality_check_step import DataQualityCheckConfig, QualityCheckStep
 from sagemaker.workflow.steps import ProcessingStep, TrainingStep, TransformStep
 
 from ml_code import SCRIPTS_DIR
 from mlops_shared import code_assets as assets
 from mlops_shared.deploy_tokens import token
 from mlops_shared.pipeline_names import (  # re-exported: the step names are part of this module's interface
+    BASELINE_STEP,
     CONDITION_STEP,
     DATA_KEY,
     EVALUATE_STEP,
@@ -89,6 +94,7 @@ __all__ = [
     "OfflinePipelineSession",
     "PipelineSettings",
     "get_pipeline",
+    "model_monitor_image_uris",
     "xgboost_image_uris",
 ]
 
@@ -98,6 +104,7 @@ DEFAULT_APPROVAL_STATUS = str(PARAMETER_DEFAULTS["ModelApprovalStatus"])
 PROCESSING_ROOT = "/opt/ml/processing"
 
 CONTENT_TYPE = "text/csv"
+PREPROCESS_OUTPUTS = ("train", "validation", "test", "baseline")  # ml_code/preprocess.py: SPLITS and BASELINE
 # The transform reads label-first raw test records: the model sees the record without the label ($[1:]); the output
 # keeps the label beside the prediction ($[0,-1] of input joined with output), which is what evaluation reads.
 TRANSFORM_FILTERS = {"input_filter": "$[1:]", "join_source": "Input", "output_filter": "$[0,-1]"}
@@ -119,12 +126,28 @@ class PipelineSettings:
     kms_key_arn: str = field(default_factory=lambda: token("KmsKeyArn"))
     model_package_group_name: str = field(default_factory=lambda: token("ModelPackageGroupName"))
     image_uri: str = field(default_factory=lambda: token("XGBoostImageUri"))
+    monitor_image_uri: str = field(default_factory=lambda: token("ModelMonitorImageUri"))
     subnet_ids: tuple[str, ...] = field(default_factory=lambda: (token("SubnetIds"),))
     security_group_ids: tuple[str, ...] = field(default_factory=lambda: (token("SecurityGroupIds"),))
     code: tuple[assets.CodeAsset, ...] = field(default_factory=lambda: tuple(assets.code_assets(SCRIPTS_DIR)))
 
     def code_uri(self, file_name: str) -> str:
         return f"s3://{self.bucket}/{assets.asset_for(file_name, list(self.code)).key}"
+
+
+class TokenImageCheckJobConfig(CheckJobConfig):  # type: ignore[misc]  # the SDK is untyped
+    """A CheckJobConfig whose analyzer image is the given URI (a deploy token), not the one the SDK looks up for the
+    session's region: the definition is rendered for no region in particular."""
+
+    def __init__(self, image_uri: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.analyzer_image_uri = image_uri
+
+    def _generate_model_monitor(self, mm_type: str) -> Any:
+        monitor = super()._generate_model_monitor(mm_type)
+        if monitor is not None:
+            monitor.image_uri = self.analyzer_image_uri
+        return monitor
 
 
 def _run_uri(settings: PipelineSettings, *parts: str) -> Join:
@@ -234,7 +257,7 @@ def get_pipeline(settings: PipelineSettings | None = None) -> Pipeline:
             source=f"{PROCESSING_ROOT}/{split}",
             destination=_run_uri(settings, PREPROCESS_STEP, split),
         )
-        for split in ("train", "validation", "test")
+        for split in PREPROCESS_OUTPUTS
     ]
     step_preprocess = ProcessingStep(
         name=PREPROCESS_STEP,
@@ -247,7 +270,7 @@ def get_pipeline(settings: PipelineSettings | None = None) -> Pipeline:
     )
     split_uri = {
         split: step_preprocess.properties.ProcessingOutputConfig.Outputs[split].S3Output.S3Uri
-        for split in ("train", "validation", "test")
+        for split in PREPROCESS_OUTPUTS
     }
 
     # --- train (script mode on the XGBoost framework image) -------------------------------------------------------
@@ -280,6 +303,33 @@ def get_pipeline(settings: PipelineSettings | None = None) -> Pipeline:
         ),
     )
     model_data = step_train.properties.ModelArtifacts.S3ModelArtifacts
+
+    # --- the data-quality baseline of what the endpoint will receive (the train records without their label) -------
+    # Model Monitor's analyzer, secured like every job; the package records the result as its drift-check baseline,
+    # so each version carries the statistics and constraints its monitoring schedule judges captured requests by.
+    step_baseline = QualityCheckStep(
+        name=BASELINE_STEP,
+        quality_check_config=DataQualityCheckConfig(
+            baseline_dataset=split_uri["baseline"],
+            dataset_format=DatasetFormat.csv(header=False),
+            output_s3_uri=_run_uri(settings, BASELINE_STEP),
+        ),
+        check_job_config=TokenImageCheckJobConfig(
+            settings.monitor_image_uri,
+            role=settings.role_arn,
+            instance_count=1,
+            instance_type=processing_instance_type,
+            volume_kms_key=settings.kms_key_arn,
+            output_kms_key=settings.kms_key_arn,
+            network_config=network,
+            sagemaker_session=session,
+        ),
+        skip_check=True,  # the first baseline of each version: nothing to compare with yet
+        register_new_baseline=True,
+        model_package_group_name=settings.model_package_group_name,
+    )
+    baseline_statistics = step_baseline.properties.CalculatedBaselineStatistics
+    baseline_constraints = step_baseline.properties.CalculatedBaselineConstraints
 
     # --- the model as it serves: script mode from inside the artifact (no code download: network isolation) -------
     # One Model for the transform and the registration, so the package registered is the definition that was scored.
@@ -365,7 +415,13 @@ def get_pipeline(settings: PipelineSettings | None = None) -> Pipeline:
             model_metrics=ModelMetrics(
                 model_statistics=MetricsSource(
                     s3_uri=Join(on="/", values=[evaluation_uri, EVALUATION_FILE]), content_type="application/json"
-                )
+                ),
+                model_data_statistics=MetricsSource(s3_uri=baseline_statistics, content_type="application/json"),
+                model_data_constraints=MetricsSource(s3_uri=baseline_constraints, content_type="application/json"),
+            ),
+            drift_check_baselines=DriftCheckBaselines(
+                model_data_statistics=MetricsSource(s3_uri=baseline_statistics, content_type="application/json"),
+                model_data_constraints=MetricsSource(s3_uri=baseline_constraints, content_type="application/json"),
             ),
             description="Abalone ring-count regressor (XGBoost 3.0-5): raw records in (CSV, JSON, JSON Lines)",
             # CreateModelPackage has no VpcConfig or network-isolation field, so the package records that its model
@@ -396,7 +452,15 @@ def get_pipeline(settings: PipelineSettings | None = None) -> Pipeline:
             input_data_url,
             mse_threshold,
         ],
-        steps=[step_preprocess, step_train, step_serving_model, step_transform, step_evaluate, step_condition],
+        steps=[
+            step_preprocess,
+            step_baseline,
+            step_train,
+            step_serving_model,
+            step_transform,
+            step_evaluate,
+            step_condition,
+        ],
         sagemaker_session=session,
         # Step names, not hashes, in job names and S3 paths: stable, readable definitions.
         pipeline_definition_config=PipelineDefinitionConfig(use_custom_job_prefix=False),
@@ -418,6 +482,22 @@ def xgboost_image_uris() -> dict[str, str]:
         return _image_uris_by_region(config)
     finally:
         sagemaker.utils._botocore_resolver = uncached_resolver
+
+
+def model_monitor_image_uris(regions: list[str]) -> dict[str, str]:
+    """The Model Monitor analyzer image URI per region (no AWS call), for those of ``regions`` the SDK's table has."""
+    uncached_resolver = sagemaker.utils._botocore_resolver  # cached for this loop only, as in xgboost_image_uris
+    sagemaker.utils._botocore_resolver = functools.cache(uncached_resolver)
+    uris: dict[str, str] = {}
+    try:
+        for region in regions:
+            try:
+                uris[region] = image_uris.retrieve("model-monitor", region=region)
+            except ValueError:  # the analyzer is not offered there: the upsert names the region if it is used
+                continue
+    finally:
+        sagemaker.utils._botocore_resolver = uncached_resolver
+    return uris
 
 
 def _image_uris_by_region(config: dict[str, Any]) -> dict[str, str]:

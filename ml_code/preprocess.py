@@ -36,6 +36,9 @@ SPLIT_COLUMNS = (LABEL_COLUMN, SEX_COLUMN, *MEASUREMENT_COLUMNS)  # label first,
 SEX_CATEGORIES = ("F", "I", "M")
 
 SPLITS = ("train", "validation", "test")
+# The train split's records without their label: what the endpoint receives, so the data-quality baseline that
+# monitoring compares captured requests with (the pipeline's quality check step) is computed on exactly that shape.
+BASELINE = "baseline"
 DEFAULT_SEED = 42
 DEFAULT_VALIDATION_FRACTION = 0.15
 DEFAULT_TEST_FRACTION = 0.15
@@ -147,6 +150,11 @@ def preprocess(
         splits[name][list(SPLIT_COLUMNS)].to_csv(target, header=False, index=False)
         paths[name] = target
         rows[name] = len(splits[name])
+    baseline = output_dir / BASELINE / f"{BASELINE}.csv"
+    baseline.parent.mkdir(parents=True, exist_ok=True)
+    splits["train"][list(SPLIT_COLUMNS[1:])].to_csv(baseline, header=False, index=False)
+    paths[BASELINE] = baseline
+    rows[BASELINE] = len(splits["train"])
     return SplitResult(paths=paths, rows=rows)
 
 

@@ -69,11 +69,13 @@ def without_render_region(node: Any) -> Any:
     return result
 
 
-def xgboost_image_uris() -> dict[str, dict[str, str]]:
-    """``{"xgboost": {region: uri}}``: how the upsert Lambda and the local runner fill {{XGBoostImageUri}}."""
-    from ml_code.pipeline import xgboost_image_uris as uris
+def image_uris() -> dict[str, dict[str, str]]:
+    """``{"xgboost": {region: uri}, "model-monitor": {region: uri}}``: how the upsert Lambda and the local runner
+    fill {{XGBoostImageUri}} and {{ModelMonitorImageUri}}."""
+    from ml_code.pipeline import model_monitor_image_uris, xgboost_image_uris
 
-    return {"xgboost": uris()}
+    xgboost = xgboost_image_uris()
+    return {"xgboost": xgboost, "model-monitor": model_monitor_image_uris(sorted(xgboost))}
 
 
 def write_json(path: Path, data: Any) -> None:
@@ -90,7 +92,7 @@ def render(output_dir: Path) -> tuple[Path, Path]:
     definition_path = output_dir / DEFINITION_FILE
     images_path = output_dir / IMAGE_URIS_FILE
     write_json(definition_path, render_definition())
-    write_json(images_path, xgboost_image_uris())
+    write_json(images_path, image_uris())
     write_json(output_dir / CODE_MANIFEST_FILE, manifest(code_assets(SCRIPTS_DIR)))
     return definition_path, images_path
 

@@ -39,7 +39,7 @@ RULES = {
     "PROJECT.ASL.5": "the state machine encrypts its definition and execution history with the template's KMS key",
     "PROJECT.ASL.6": "each error a Retry or Catch names is one the Task's integration reports (else it never matches)",
     "PROJECT.ASL.7": "every Task retries the errors its integration reports for throttling and service faults",
-    "PROJECT.PIPELINE.1": "Processing steps: private VPC, isolation, inter-container encryption, volume and output KMS",
+    "PROJECT.PIPELINE.1": "Processing and quality-check steps: private VPC, isolation, inter-container encryption, KMS",
     "PROJECT.PIPELINE.2": "Training steps: private VPC, isolation, inter-container encryption, volume and output KMS",
     "PROJECT.PIPELINE.3": "Transform and model steps: volume/output KMS; VPC and isolation",
 }
@@ -51,6 +51,8 @@ SAGEMAKER_CREATES = {
     "sagemaker:CreateEndpointConfig",
     "sagemaker:CreateTransformJob",
     "sagemaker:CreateNotebookInstance",
+    "sagemaker:CreateDataQualityJobDefinition",
+    "sagemaker:CreateMonitoringSchedule",
 }
 # Actions whose only resource type is optional and does not fit the use, with the reason. Nothing else may use '*'.
 SCOPE_EXEMPT = {
@@ -195,13 +197,25 @@ def _preventive_controls_attached(template: Mapping[str, Any]) -> list[str]:
     policy = template.get("Resources", {}).get(POLICY_LOGICAL_ID)
     if policy is None:
         return [f"{POLICY_LOGICAL_ID} is missing from the template"]
-    bound = {ref.get("Ref") for ref in policy.get("Properties", {}).get("Roles", []) if isinstance(ref, dict)}
+    bound = set(_refs(policy.get("Properties", {}).get("Roles", [])))
     creators = set()
     for logical_id, statements in _identity_statements(template):
         allowed = {a for s in statements if s.get("Effect") == "Allow" for a in _as_list(s.get("Action", []))}
         if allowed & SAGEMAKER_CREATES or "sagemaker:*" in allowed or "*" in allowed:
             creators.add(_role_of(template, logical_id))
     return [f"role {role} may create SageMaker resources but is not in its Roles" for role in sorted(creators - bound)]
+
+
+def _refs(node: Any) -> Iterator[str]:
+    """Every resource a Roles list names, inside ``Fn::If`` too (a role attached where the stack has it)."""
+    if isinstance(node, list):
+        for item in node:
+            yield from _refs(item)
+    elif isinstance(node, dict):
+        if "Ref" in node and not str(node["Ref"]).startswith("AWS::"):
+            yield str(node["Ref"])
+        for branch in node.get("Fn::If", [None])[1:]:
+            yield from _refs(branch)
 
 
 def _role_of(template: Mapping[str, Any], logical_id: str) -> str:
@@ -402,7 +416,7 @@ def check_definition(definition_path: Path, result: Result) -> None:
     for step in _steps(definition.get("Steps", [])):
         arguments = step.get("Arguments", {})
         name = f"step {step.get('Name')} ({step.get('Type')})"
-        if step.get("Type") == "Processing":
+        if step.get("Type") in ("Processing", "QualityCheck"):  # a QualityCheck step's arguments are a processing job
             network = arguments.get("NetworkConfig", {})
             problems = _vpc_problems(network) + _flags(network)
             problems += _kms(

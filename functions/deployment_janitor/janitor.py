@@ -45,6 +45,8 @@ class Deleted:
     models: list[str] = field(default_factory=list)
     scalable_targets: list[str] = field(default_factory=list)
     pipelines: list[str] = field(default_factory=list)
+    monitoring_schedules: list[str] = field(default_factory=list)
+    job_definitions: list[str] = field(default_factory=list)
     stopped_executions: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
@@ -55,6 +57,8 @@ class Deleted:
             "Models": self.models,
             "ScalableTargets": self.scalable_targets,
             "Pipelines": self.pipelines,
+            "MonitoringSchedules": self.monitoring_schedules,
+            "JobDefinitions": self.job_definitions,
             "StoppedExecutions": self.stopped_executions,
             "Errors": self.errors,
         }
@@ -211,6 +215,7 @@ def clean_up(
                     deleted.stopped_executions.append(execution["name"])
         except sfn.exceptions.StateMachineDoesNotExist:
             pass  # deleted already: nothing runs
+    _delete_monitoring(sagemaker, stack, resource_prefix, deleted)  # schedules go before their endpoint
     for endpoint in tagged(sagemaker, "endpoint", stack, resource_prefix):
         variants = sagemaker.describe_endpoint(EndpointName=endpoint.name).get("ProductionVariants", [])
         for variant in variants:
@@ -233,6 +238,24 @@ def clean_up(
     if pipeline_name:
         _delete_pipeline(sagemaker, pipeline_name, deleted)
     return deleted
+
+
+def _delete_monitoring(sagemaker: SageMakerClient, stack: str, resource_prefix: str, deleted: Deleted) -> None:
+    """The stack's data-quality schedules, then their job definitions (both carry the stack tag)."""
+    for schedules in sagemaker.get_paginator("list_monitoring_schedules").paginate(NameContains=resource_prefix):
+        for schedule in schedules.get("MonitoringScheduleSummaries", []):
+            name = schedule["MonitoringScheduleName"]
+            ours = _named(name, resource_prefix) and _has_stack_tag(sagemaker, schedule["MonitoringScheduleArn"], stack)
+            if ours and _ignore_missing(sagemaker.delete_monitoring_schedule, MonitoringScheduleName=name):
+                deleted.monitoring_schedules.append(name)
+    paginator = sagemaker.get_paginator("list_data_quality_job_definitions")
+    for definitions in paginator.paginate(NameContains=resource_prefix):
+        for definition in definitions.get("JobDefinitionSummaries", []):
+            name = definition["MonitoringJobDefinitionName"]
+            arn = definition["MonitoringJobDefinitionArn"]
+            ours = _named(name, resource_prefix) and _has_stack_tag(sagemaker, arn, stack)
+            if ours and _ignore_missing(sagemaker.delete_data_quality_job_definition, JobDefinitionName=name):
+                deleted.job_definitions.append(name)
 
 
 def _delete_pipeline(sagemaker: SageMakerClient, pipeline_name: str, deleted: Deleted) -> None:

@@ -15,9 +15,18 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from deployments import steps
 from deployments.events import InvalidEvent, parse_state_change
-from deployments.models import CheckRequest, FinishRequest, GateRequest, PlanRequest, StepRequest
+from deployments.models import (
+    CheckRequest,
+    FinishRequest,
+    GateRequest,
+    MonitorRequest,
+    PlanRequest,
+    StepRequest,
+    UnmonitorRequest,
+    VerifyRequest,
+)
 from deployments.reconcile import Outcome, reconcile
-from deployments.settings import Settings
+from deployments.settings import Settings, monitoring_settings
 from mlops_shared import settings as shared_settings
 
 logger = Logger()
@@ -68,6 +77,16 @@ def step_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any
         return steps.gate(request.Plan, request.Previous, settings, clients)
     if isinstance(request, CheckRequest):
         return steps.check(request.Plan, request.Previous, clients)
+    if isinstance(request, MonitorRequest):
+        return steps.monitor(request.Plan, settings, monitoring_settings(), clients)
+    if isinstance(request, VerifyRequest):
+        account = context.invoked_function_arn.split(":")[4]
+        runtime_clients = steps.Clients(
+            sagemaker=clients.sagemaker, runtime=boto3.client("sagemaker-runtime"), s3=boto3.client("s3")
+        )
+        return steps.verify(request.Plan, settings, account, runtime_clients)
+    if isinstance(request, UnmonitorRequest):
+        return steps.unmonitor(monitoring_settings(), clients)
     if isinstance(request, FinishRequest):
         outcome = steps.finish(
             request.ExecutionArn,
@@ -77,6 +96,9 @@ def step_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any
             steps.Clients(sagemaker=clients.sagemaker, sns=boto3.client("sns")),
         )
         metrics.add_metric(name=f"Deploy-{outcome['Outcome']}", unit=MetricUnit.Count, value=1)
+        version = ((request.State.get("Plan") or {}).get("Package") or {}).get("Version")
+        if outcome["Outcome"] == "Deployed" and version:  # the dashboard's "which version is live"
+            metrics.add_metric(name="LiveModelVersion", unit=MetricUnit.NoUnit, value=int(version))
         logger.info(outcome["Message"], extra={"outcome": outcome["Outcome"]})
         return outcome
     raise AssertionError(f"unhandled operation {request!r}")  # pragma: no cover - the union is exhaustive

@@ -60,6 +60,7 @@ class DeployInput(_Strict):
     Trigger: str | None = Field(None, max_length=256, description="who asked: event:<id>, or a person")
     PollSeconds: int | None = Field(None, ge=0, le=3600)
     MaxPolls: int | None = Field(None, ge=1, le=10_000)
+    Refuse: bool = Field(False, description="production: only tell the team why ModelPackageArn is refused")
 
 
 class PlanRequest(_Strict):
@@ -84,6 +85,26 @@ class CheckRequest(_Strict):
     Previous: dict[str, Any]
 
 
+class MonitorRequest(_Strict):
+    """After a version went live on the endpoint: point the data-quality schedule at its baseline."""
+
+    Operation: Literal["monitor"]
+    Plan: dict[str, Any]
+
+
+class VerifyRequest(_Strict):
+    """After a version went live (staging): the smoke test, recorded on the package."""
+
+    Operation: Literal["verify"]
+    Plan: dict[str, Any]
+
+
+class UnmonitorRequest(_Strict):
+    """Before the endpoint is deleted: its schedule goes first."""
+
+    Operation: Literal["unmonitor"]
+
+
 class FinishRequest(_Strict):
     """The end of every deploy execution: its whole state (Plan, Gate, Check, Failure as far as it got)."""
 
@@ -92,4 +113,7 @@ class FinishRequest(_Strict):
     State: dict[str, Any]
 
 
-StepRequest = Annotated[PlanRequest | GateRequest | CheckRequest | FinishRequest, Field(discriminator="Operation")]
+StepRequest = Annotated[
+    PlanRequest | GateRequest | CheckRequest | MonitorRequest | VerifyRequest | UnmonitorRequest | FinishRequest,
+    Field(discriminator="Operation"),
+]

@@ -1,6 +1,6 @@
 """Level-triggered deployment: make what the endpoint serves (or what batch has transformed) match the registry.
 
-The desired state is a function of the registry alone (:func:`deployments.registry.highest_approved`); the live state
+The desired state is a function of the registry alone (:func:`deployments.registry.desired`); the live state
 is read from the endpoint (:func:`deployments.endpoint.live`). When they match, nothing happens (``no-change``: a
 metadata edit, a duplicate event, a late event for an older version). When they differ, one deploy execution is
 started, named after the transition (the desired package and what is live now), so reconcilers racing toward the
@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Literal
 
 from deployments.endpoint import live
-from deployments.registry import Package, highest_approved
+from deployments.registry import Desired, Package
+from deployments.registry import desired as desired_state
 from deployments.settings import Settings
 from deployments.transforms import transform_state
 
@@ -58,9 +59,31 @@ def reconcile(
 ) -> Outcome:
     """Compare the registry with the endpoint (or the batch output) and start one deploy execution if they differ."""
     starter = _Starter(settings.target, state_machine_arn, trigger, sfn)
-    desired = highest_approved(settings.group, sagemaker)
+    wanted = desired_state(settings, sagemaker)
+    refusal = _refuse(wanted, starter)
+    desired = wanted.package
     if settings.target == "batch":
-        return _reconcile_batch(settings, desired, starter, sagemaker)
+        return _with_refusal(_reconcile_batch(settings, desired, starter, sagemaker), refusal)
+    return _with_refusal(_reconcile_endpoint(settings, desired, starter, sagemaker), refusal)
+
+
+def _refuse(wanted: Desired, starter: _Starter) -> Outcome | None:
+    """Production: a promoted version staging did not verify is refused once, by an execution that tells the team."""
+    if wanted.refused is None:
+        return None
+    base = f"refuse-v{wanted.refused.version}-{_digest(wanted.refused.arn, 'refuse')}"
+    return starter.start_once(base, wanted.refused, wanted.refusal, done_when_succeeded=True, refuse=True)
+
+
+def _with_refusal(outcome: Outcome, refusal: Outcome | None) -> Outcome:
+    if refusal is None or refusal.status != "started":
+        return outcome
+    return replace(outcome, reason=f"{outcome.reason}; refused: {refusal.reason}")
+
+
+def _reconcile_endpoint(
+    settings: Settings, desired: Package | None, starter: _Starter, sagemaker: SageMakerClient
+) -> Outcome:
     current = live(settings.endpoint_name, sagemaker)
     if desired is None:
         if current is None:
@@ -115,21 +138,35 @@ class _Starter:
     sfn: SFNClient
 
     def start_once(
-        self, base: str, desired: Package | None, reason: str, *, done_when_succeeded: bool = False
+        self,
+        base: str,
+        desired: Package | None,
+        reason: str,
+        *,
+        done_when_succeeded: bool = False,
+        refuse: bool = False,
     ) -> Outcome:
         """Start the transition's execution unless one runs. A finished one is retried -- it failed, or stood down
-        for a version since rejected -- unless ``done_when_succeeded`` and it succeeded."""
-        return _start_once(self, base, desired, reason, done_when_succeeded)
+        for a version since rejected -- unless ``done_when_succeeded`` and it succeeded. ``refuse``: an execution
+        that only tells the team why ``desired`` is refused."""
+        return _start_once(self, base, desired, reason, done_when_succeeded, refuse)
 
 
 def _start_once(
-    starter: _Starter, base: str, desired: Package | None, reason: str, done_when_succeeded: bool
+    starter: _Starter, base: str, desired: Package | None, reason: str, done_when_succeeded: bool, refuse: bool
 ) -> Outcome:
     package_arn = desired.arn if desired else ""
     version = desired.version if desired else None
     sfn = starter.sfn
     execution_prefix = starter.state_machine_arn.replace(":stateMachine:", ":execution:", 1)
-    payload = json.dumps({"ModelPackageArn": package_arn, "Target": starter.target, "Trigger": starter.trigger[:256]})
+    request: dict[str, Any] = {
+        "ModelPackageArn": package_arn,
+        "Target": starter.target,
+        "Trigger": starter.trigger[:256],
+    }
+    if refuse:
+        request["Refuse"] = True
+    payload = json.dumps(request)
     for attempt in range(1, MAX_ATTEMPTS + 1):
         name = base if attempt == 1 else f"{base}-{attempt}"
         if len(name) > EXECUTION_NAME_LIMIT:  # pragma: no cover - versions would need 40 digits

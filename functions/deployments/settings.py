@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
+from deployments.monitoring import MonitoringSettings
 from mlops_shared import settings
+from mlops_shared.images import image_uri
 
 Target = Literal["endpoint", "batch"]
 NoApprovedPolicy = Literal["KeepLastModel", "DeleteEndpoint"]
+Stage = Literal["single", "staging", "production"]
+STAGES = ("single", "staging", "production")
 TRAFFIC_MODES = ("CANARY", "LINEAR", "ALL_AT_ONCE")
 
 
@@ -26,6 +32,17 @@ class Settings:
     batch_input_prefix: str
     poll_seconds: int
     max_polls: int
+    stage: Stage = "single"  # which rule decides what serves (docs/multi-account.md)
+    registry_account: str = ""  # the account of the group ("" = this stack's own)
+    region: str = ""
+
+    @property
+    def group_ref(self) -> str:
+        """The group as the registry APIs take it: its name in this account, its ARN in the registry account."""
+        if not self.registry_account:
+            return self.group
+        account = f"{partition_of(self.region)}:sagemaker:{self.region}:{self.registry_account}"
+        return f"arn:{account}:model-package-group/{self.group}"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -54,6 +71,12 @@ class Settings:
                 polls[name] = settings.integer(name, low, high, env)
             except settings.ConfigurationError as error:
                 problems.append(str(error))
+        stage = environ_get(environ, "DEPLOYMENT_STAGE", "single")
+        if stage not in STAGES:
+            problems.append(f"DEPLOYMENT_STAGE must be one of {', '.join(STAGES)}, got {stage!r}")
+        registry_account = environ_get(environ, "REGISTRY_ACCOUNT_ID", "")
+        if stage != "single" and not registry_account:
+            problems.append(f"REGISTRY_ACCOUNT_ID must be set for DEPLOYMENT_STAGE {stage}")
         if problems:
             raise settings.ConfigurationError("; ".join(problems))
         return cls(
@@ -66,7 +89,24 @@ class Settings:
             batch_input_prefix=f"s3://{env['ARTIFACTS_BUCKET']}/batch/input/",
             poll_seconds=polls["POLL_SECONDS"],
             max_polls=polls["MAX_POLLS"],
+            stage=stage,  # type: ignore[arg-type]  # checked above
+            registry_account=registry_account if stage != "single" else "",
+            region=environ_get(environ, "AWS_REGION", ""),
         )
+
+
+def environ_get(environ: Mapping[str, str] | None, name: str, default: str) -> str:
+    env = os.environ if environ is None else environ
+    return env.get(name, default).strip() or default
+
+
+def partition_of(region: str) -> str:
+    """The ARN partition of a region (aws, aws-cn, aws-us-gov)."""
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"
 
 
 def deployment_config(environ: Mapping[str, str] | None = None) -> dict[str, object]:
@@ -103,3 +143,40 @@ def deployment_config(environ: Mapping[str, str] | None = None) -> dict[str, obj
             "Alarms": [{"AlarmName": name} for name in settings.id_list("ROLLBACK_ALARM_NAMES", environ)]
         },
     }
+
+
+def package_build_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """Where the package's build outputs are (image-uris.json): ``$LAMBDA_TASK_ROOT/build`` in Lambda (the Makefile
+    copies them there), the repository's build/ when the code runs from a checkout (tests)."""
+    env = os.environ if environ is None else environ
+    root = env.get("LAMBDA_TASK_ROOT")
+    return Path(root) / "build" if root else Path(__file__).resolve().parents[2] / "build"
+
+
+def monitoring_settings(environ: Mapping[str, str] | None = None) -> MonitoringSettings:
+    """The data-quality schedule's settings from the template; every missing variable named at once."""
+    env = settings.required(
+        "MONITORING_SCHEDULE_NAME",
+        "MONITORING_SCHEDULE_EXPRESSION",
+        "MONITORING_INSTANCE_TYPE",
+        "SAGEMAKER_EXECUTION_ROLE_ARN",
+        "KMS_KEY_ARN",
+        "SUBNET_IDS",
+        "SECURITY_GROUP_IDS",
+        "ARTIFACTS_BUCKET",
+        "STACK_NAME",
+        "AWS_REGION",
+        environ=environ,
+    )
+    return MonitoringSettings(
+        schedule_name=env["MONITORING_SCHEDULE_NAME"],
+        schedule_expression=env["MONITORING_SCHEDULE_EXPRESSION"],
+        instance_type=env["MONITORING_INSTANCE_TYPE"],
+        execution_role_arn=env["SAGEMAKER_EXECUTION_ROLE_ARN"],
+        kms_key_arn=env["KMS_KEY_ARN"],
+        subnet_ids=tuple(settings.id_list("SUBNET_IDS", env)),
+        security_group_ids=tuple(settings.id_list("SECURITY_GROUP_IDS", env)),
+        analyzer_image_uri=image_uri(package_build_dir(environ), "model-monitor", env["AWS_REGION"]),
+        reports_uri=f"s3://{env['ARTIFACTS_BUCKET']}/monitoring",
+        stack_name=env["STACK_NAME"],
+    )

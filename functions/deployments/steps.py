@@ -24,15 +24,19 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.parser import ValidationError
 
+from deployments import monitoring, verification
 from deployments.endpoint import live
 from deployments.models import DeployInput
-from deployments.registry import highest_approved, version_of
+from deployments.registry import desired as desired_state
+from deployments.registry import version_of
 from deployments.settings import Settings, deployment_config
 from deployments.transforms import next_job_name, transform_state
 from mlops_shared.problems import describe
 
 if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
     from mypy_boto3_sagemaker import SageMakerClient
+    from mypy_boto3_sagemaker_runtime import SageMakerRuntimeClient
     from mypy_boto3_sns import SNSClient
 
 SAGEMAKER_NAME_LIMIT = 63
@@ -78,6 +82,8 @@ class TransformTimedOut(DeploymentFailed):
 class Clients:
     sagemaker: SageMakerClient
     sns: SNSClient | None = None
+    runtime: SageMakerRuntimeClient | None = None
+    s3: S3Client | None = None
 
 
 def sagemaker_name(prefix: str, version: int, execution_name: str) -> str:
@@ -108,7 +114,8 @@ def _plan(execution_input: dict[str, Any], execution_name: str, settings: Settin
     except ValidationError as error:
         raise InvalidInput(f"invalid input: {describe(error.errors())}") from None
     target = request.Target or settings.target
-    desired = highest_approved(settings.group, clients.sagemaker)
+    wanted = desired_state(settings, clients.sagemaker)
+    desired = wanted.package
     expected = request.ModelPackageArn or None
     result: dict[str, Any] = {
         "Target": target,
@@ -122,6 +129,10 @@ def _plan(execution_input: dict[str, Any], execution_name: str, settings: Settin
         "Live": None,
         "Names": {},
     }
+    if request.Refuse:  # production: tell the team why a promoted version does not deploy (still refused?)
+        if wanted.refused is not None and wanted.refused.arn == expected:
+            return {**result, "Action": "Refuse", "Reason": wanted.refusal, "Package": _package(expected)}
+        return {**result, "Action": "StandDown", "Reason": "the promotion it refused has changed since"}
     if target == "batch":
         return _plan_batch(result, request.BatchInputS3Uri or settings.batch_input_prefix, settings, clients)
     current = live(settings.endpoint_name, clients.sagemaker)
@@ -219,7 +230,7 @@ def gate(plan_: dict[str, Any], previous: dict[str, Any], settings: Settings, cl
         if refusals > MAX_REFUSALS:
             raise EndpointChangeRefused(f"SageMaker refused the change {refusals} times; last answer: {cause}")
         return {"Polls": polls + 1, "Refusals": refusals, "Action": "Wait", "Reason": f"SageMaker refused: {cause}"}
-    desired = highest_approved(settings.group, clients.sagemaker)
+    desired = desired_state(settings, clients.sagemaker).package
     counters = {"Polls": polls, "Refusals": refusals}
     package = plan_["Package"]
     if desired is None:
@@ -289,6 +300,34 @@ def _check_transform(plan_: dict[str, Any], polls: int, clients: Clients) -> dic
     return {"Done": False, "Polls": polls, "Status": status}
 
 
+# --- monitor ---------------------------------------------------------------------------------------------------------
+def monitor(
+    plan_: dict[str, Any], settings: Settings, config: monitoring.MonitoringSettings, clients: Clients
+) -> dict[str, Any]:
+    """The live version's data-quality schedule (see deployments.monitoring); what was done, for the notification."""
+    package = dict(clients.sagemaker.describe_model_package(ModelPackageName=plan_["Package"]["Arn"]))
+    return monitoring.monitor(
+        settings.endpoint_name, package, plan_["ExecutionName"], settings.resource_prefix, config, clients.sagemaker
+    )
+
+
+def verify(plan_: dict[str, Any], settings: Settings, account: str, clients: Clients) -> dict[str, Any]:
+    """Staging: the smoke test of the version just deployed, recorded on its package (deployments/verification.py);
+    elsewhere nothing to do."""
+    if settings.stage != "staging":
+        return {"Verified": None, "Note": ""}
+    if clients.runtime is None or clients.s3 is None:  # pragma: no cover - the handler always passes them
+        raise ValueError("the smoke test needs the sagemaker-runtime and S3 clients")
+    return verification.verify(
+        settings.endpoint_name, plan_["Package"]["Arn"], account, clients.sagemaker, clients.runtime, clients.s3
+    )
+
+
+def unmonitor(config: monitoring.MonitoringSettings, clients: Clients) -> dict[str, Any]:
+    """The endpoint's schedule deleted before the endpoint is."""
+    return {"Removed": monitoring.stop_monitoring(config.schedule_name, clients.sagemaker)}
+
+
 # --- finish ----------------------------------------------------------------------------------------------------------
 def _version_text(package: dict[str, Any] | None) -> str:
     return f"version {package['Version']}" if package and package.get("Version") else "no model"
@@ -312,12 +351,16 @@ def _links(region: str, execution_arn: str, package: dict[str, Any] | None) -> s
 def finish(execution_arn: str, state: dict[str, Any], topic_arn: str, region: str, clients: Clients) -> dict[str, Any]:
     """Tell the team what this execution changed, and return it (``Failed``: the execution ends in a Fail state).
 
-    ``state``: the execution's state document as far as it got (Plan, Gate, Check, and Failure from a Catch).
+    ``state``: the execution's state document as far as it got (Plan, Gate, Check, Monitor, and Failure from a Catch).
     """
     plan_ = state.get("Plan")
     gate_ = state.get("Gate") if (state.get("Gate") or {}).get("Action") else None
     check_ = state.get("Check") if (state.get("Check") or {}).get("Done") else None
     outcome = describe_outcome(plan_, check_, gate_, state.get("Failure"))
+    for name, label in (("Monitor", "Monitoring"), ("Verify", "Staging")):
+        note = (state.get(name) or {}).get("Note")
+        if note and not outcome["Failed"]:
+            outcome = {**outcome, "Message": f"{outcome['Message']} {label}: {note}."}
     package = (plan_ or {}).get("Package") or (plan_ or {}).get("Desired")
     message = f"{outcome['Message']}\n\n{_links(region, execution_arn, package)}"
     if clients.sns is not None:
@@ -374,6 +417,13 @@ def describe_outcome(
             "StoodDown" if gate_["Action"] == "StandDown" else "NoChange",
             f"No change: {_version_text(package)} not deployed by this execution",
             f"Nothing changed on {endpoint} (it serves {live_text}): {gate_.get('Reason', '')}.",
+        )
+    if action == "Refuse":
+        return _done(
+            "Refused",
+            f"Promotion of {_version_text(package)} to production refused",
+            f"{_capitalized(plan_.get('Reason'))}. {endpoint} keeps serving {live_text}. Verify it in staging first "
+            "(it is verified when its staging deployment's smoke test passes), then promote it again.",
         )
     if action == "KeepLastModel":
         return _done(

@@ -15,6 +15,7 @@ ArtifactsBucket       string  the project's artifacts bucket (code, data, models
 KmsKeyArn             string  the project's KMS key: job volumes, job outputs, model artifacts
 ModelPackageGroupName string  the Model Registry group that receives registered models
 XGBoostImageUri       string  the regional URI of the SageMaker XGBoost framework image (build/image-uris.json)
+ModelMonitorImageUri  string  the regional URI of the Model Monitor analyzer image (build/image-uris.json)
 SubnetIds             list    private subnets (spliced into the list that holds the token)
 SecurityGroupIds      list    security groups (spliced into the list that holds the token)
 ===================== ======= =====================================================================================
@@ -33,7 +34,14 @@ from typing import Any
 
 TOKEN_PATTERN = re.compile(r"\{\{([A-Za-z][A-Za-z0-9]*)\}\}")
 
-STRING_TOKENS = ("ExecutionRoleArn", "ArtifactsBucket", "KmsKeyArn", "ModelPackageGroupName", "XGBoostImageUri")
+STRING_TOKENS = (
+    "ExecutionRoleArn",
+    "ArtifactsBucket",
+    "KmsKeyArn",
+    "ModelPackageGroupName",
+    "XGBoostImageUri",
+    "ModelMonitorImageUri",
+)
 LIST_TOKENS = ("SubnetIds", "SecurityGroupIds")
 ALL_TOKENS = STRING_TOKENS + LIST_TOKENS
 
@@ -58,6 +66,7 @@ class DeployValues:
     kms_key_arn: str
     model_package_group_name: str
     xgboost_image_uri: str
+    model_monitor_image_uri: str
     subnet_ids: tuple[str, ...]
     security_group_ids: tuple[str, ...]
 
@@ -77,6 +86,7 @@ class DeployValues:
             "KmsKeyArn": self.kms_key_arn,
             "ModelPackageGroupName": self.model_package_group_name,
             "XGBoostImageUri": self.xgboost_image_uri,
+            "ModelMonitorImageUri": self.model_monitor_image_uri,
             "SubnetIds": self.subnet_ids,
             "SecurityGroupIds": self.security_group_ids,
         }

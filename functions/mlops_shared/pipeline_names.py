@@ -9,6 +9,8 @@ from __future__ import annotations
 PIPELINE_NAME = "AbalonePipeline"
 
 PREPROCESS_STEP = "PreprocessAbaloneData"
+# Model Monitor's data-quality baseline of the train records (a QualityCheck step): statistics.json, constraints.json.
+BASELINE_STEP = "BaselineDataQuality"
 TRAIN_STEP = "TrainAbaloneModel"
 # The trained model as the serving container loads it (SDK v2's ModelStep appends "-CreateModel"), and the batch
 # transform of the test split through it: the quality gate judges the served model.
@@ -24,6 +26,7 @@ REGISTER_STEP = f"{REGISTER_STEP_BASE}-RegisterModel"
 FAIL_STEP = "FailOnHighMse"
 STEP_NAMES = (
     PREPROCESS_STEP,
+    BASELINE_STEP,
     TRAIN_STEP,
     SERVING_MODEL_STEP,
     TRANSFORM_STEP,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from mlops_shared import arns
@@ -52,6 +53,24 @@ class FinishRequest(_Strict):
     Operation: Literal["finish"]
     ExecutionArn: str = Field(..., min_length=1)
     State: dict[str, Any]
+
+
+class AlarmState(BaseModel):
+    value: str
+    reason: str = ""
+
+
+class AlarmStateChangeDetail(BaseModel):
+    """The detail of EventBridge's "CloudWatch Alarm State Change" event (the fields the loop back reads)."""
+
+    alarmName: str = Field(..., min_length=1)
+    state: AlarmState
+
+
+class AlarmStateChange(EventBridgeModel):
+    """EventBridge's "CloudWatch Alarm State Change" event."""
+
+    detail: AlarmStateChangeDetail
 
 
 StepRequest = Annotated[StartRequest | CheckRequest | FinishRequest, Field(discriminator="Operation")]

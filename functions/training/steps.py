@@ -139,12 +139,15 @@ def _mse(execution_arn: str, clients: Clients, bucket: str) -> float | None:
 
 
 def finish(execution_arn: str, state: dict[str, Any], topic_arn: str, region: str, clients: Clients) -> dict[str, Any]:
-    """Tell the team what the run did and return it (``Failed``: the execution ends in a Fail state)."""
+    """Tell the team what the run did and return it (``Failed``: the execution ends in a Fail state; ``Mse``: the
+    test MSE the evaluation reported, or None)."""
     failure = state.get("Failure")
     pipeline_arn = (state.get("Execution") or {}).get("PipelineExecutionArn")
+    mse = None
     if failure is None and pipeline_arn:
         result = outcome(pipeline_arn, clients, settings.text("ARTIFACTS_BUCKET"))
         described = describe_outcome(result)
+        mse = result["Mse"]
         note = delete_serving_check_model(result["ServingCheckModel"], clients)
         if note:
             described = {**described, "Message": f"{described['Message']}\n{note}"}
@@ -166,7 +169,7 @@ def finish(execution_arn: str, state: dict[str, Any], topic_arn: str, region: st
     )
     if clients.sns is not None:
         clients.sns.publish(TopicArn=topic_arn, Subject=described["Subject"][:100], Message=message)
-    return {**described, "Message": message}
+    return {**described, "Message": message, "Mse": mse}
 
 
 def delete_serving_check_model(model_name: str, clients: Clients) -> str:

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 from ml_code import SCRIPTS_DIR
 from mlops_shared.code_assets import MANIFEST_FILE, CodeAsset, StaleCodeError, publish_code_assets, read_manifest
 from mlops_shared.deploy_tokens import DeployValues, fill_definition
+from mlops_shared.images import image_uri
+from mlops_shared.settings import ConfigurationError as ConfigurationError  # re-exported: environment, build outputs
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -25,14 +27,9 @@ if TYPE_CHECKING:
 # ml_code/ and build/ are siblings both in the repository and in the Lambda package (see the Makefile's build target).
 BUILD_DIR = SCRIPTS_DIR.parent / "build"
 DEFINITION_FILE = "pipeline-definition.json"
-IMAGE_URIS_FILE = "image-uris.json"
 # The CloudFormation stack that created the pipeline (its StackId). Create refuses a pipeline of the same name that
 # another stack (or a person) made, so deleting this stack can never delete someone else's pipeline.
 OWNER_TAG = "abalone-mlops:cloudformation-stack-id"
-
-
-class ConfigurationError(ValueError):
-    """The function's environment or packaged build outputs are incomplete."""
 
 
 class PipelineOwnedElsewhere(ValueError):
@@ -70,7 +67,8 @@ class PipelineSettings:
             artifacts_bucket=env["ARTIFACTS_BUCKET"],
             kms_key_arn=env["KMS_KEY_ARN"],
             model_package_group_name=env["MODEL_PACKAGE_GROUP_NAME"],
-            xgboost_image_uri=xgboost_image_uri(build_dir, region),
+            xgboost_image_uri=image_uri(build_dir, "xgboost", region),
+            model_monitor_image_uri=image_uri(build_dir, "model-monitor", region),
             subnet_ids=split_ids(env["SUBNET_IDS"]),
             security_group_ids=split_ids(env["SECURITY_GROUP_IDS"]),
         )
@@ -80,17 +78,6 @@ class PipelineSettings:
 def split_ids(text: str) -> tuple[str, ...]:
     """A comma-separated list (as CloudFormation's !Join writes it) to a tuple; DeployValues rejects blanks."""
     return tuple(part.strip() for part in text.split(","))
-
-
-def xgboost_image_uri(build_dir: Path, region: str) -> str:
-    path = build_dir / IMAGE_URIS_FILE
-    if not path.exists():
-        raise ConfigurationError(f"{path} is missing: the package was built without `make definition`")
-    uris: dict[str, dict[str, str]] = json.loads(path.read_text())
-    try:
-        return uris["xgboost"][region]
-    except KeyError:
-        raise ConfigurationError(f"{path} has no XGBoost image URI for region {region!r}") from None
 
 
 def filled_definition(settings: PipelineSettings) -> str:

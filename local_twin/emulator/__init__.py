@@ -1,7 +1,9 @@
 """The emulated AWS account the local twin and the integration tests run against: moto, plus what the flow needs
 of AWS that moto lacks, each addition following AWS's documentation (cited in its module).
 
-One module per service -- :mod:`~local_twin.emulator.sagemaker`, :mod:`~local_twin.emulator.stepfunctions`,
+One module per service -- :mod:`~local_twin.emulator.sagemaker`, :mod:`~local_twin.emulator.runtime` (InvokeEndpoint
+and data capture), :mod:`~local_twin.emulator.monitoring` (Model Monitor schedules and executions),
+:mod:`~local_twin.emulator.cloudwatch` (alarms that evaluate and act), :mod:`~local_twin.emulator.stepfunctions`,
 :mod:`~local_twin.emulator.eventbridge`, :mod:`~local_twin.emulator.lambda_runtime` (functions run as Lambda runs
 them), :mod:`~local_twin.emulator.faults` -- plus the server (:mod:`~local_twin.emulator.server`) and the stack
 (:mod:`~local_twin.emulator.provision`). This module is the public API::
@@ -9,6 +11,12 @@ them), :mod:`~local_twin.emulator.faults` -- plus the server (:mod:`~local_twin.
     with start() as aws:                       # moto's server on a loopback port, the extensions installed
         stack = provision(aws, parameters={...})   # template.yaml's resources, the built functions registered
         aws.client("sagemaker").update_model_package(...)   # events flow to the rules, the functions, the machines
+
+Several accounts run side by side (``make local ARGS="--accounts 3"``): ``aws.client(service, account_id=...)`` acts in
+another account through STS AssumeRole, ``provision(aws, ..., account_id=...)`` deploys a stack there, and what one
+account may do to another is decided by resource policies as in AWS (:mod:`~local_twin.emulator.policies`): the model
+package group's (:mod:`~local_twin.emulator.registry_sharing`), the event bus's
+(:mod:`~local_twin.emulator.eventbridge`) and the bucket's (:mod:`~local_twin.emulator.s3`).
 
 :func:`moto_compatibility_problems` lists what of moto the extensions rely on and no longer find (or find newly
 implemented, so an extension should go); a test fails loudly on any entry.
@@ -27,8 +35,29 @@ from unittest import mock
 
 import moto
 
-from local_twin.emulator import core, eventbridge, faults, lambda_runtime, sagemaker, stepfunctions
-from local_twin.emulator.account import ACCOUNT_ID, REGION, SECURITY_GROUPS, STACK_NAME, SUBNETS
+from local_twin.emulator import (
+    cloudwatch,
+    core,
+    eventbridge,
+    faults,
+    lambda_runtime,
+    monitoring,
+    registry_sharing,
+    runtime,
+    s3,
+    sagemaker,
+    stepfunctions,
+)
+from local_twin.emulator.account import (
+    ACCOUNT_ID,
+    PRODUCTION_ACCOUNT_ID,
+    REGION,
+    SECURITY_GROUPS,
+    STACK_NAME,
+    STAGING_ACCOUNT_ID,
+    SUBNETS,
+)
+from local_twin.emulator.cloudwatch import Alarms
 from local_twin.emulator.core import Emulator
 from local_twin.emulator.faults import HOLD, Faults, InjectedFault
 from local_twin.emulator.lambda_runtime import (
@@ -40,19 +69,24 @@ from local_twin.emulator.lambda_runtime import (
     LambdaRuntime,
     LambdaSetupError,
 )
+from local_twin.emulator.monitoring import Monitoring, MonitoringError, MonitoringRun
 from local_twin.emulator.provision import ProvisionError, Stack, provision
+from local_twin.emulator.runtime import Runtime
 from local_twin.emulator.sagemaker import Deployments, ModelPackageEvents, PipelineExecutions, PipelineStart
 from local_twin.emulator.server import moto_server
 
 __all__ = [
     "ACCOUNT_ID",
     "BUILD_DIR",
+    "PRODUCTION_ACCOUNT_ID",
+    "STAGING_ACCOUNT_ID",
     "HOLD",
     "REGION",
     "RUNTIME_DIR",
     "SECURITY_GROUPS",
     "STACK_NAME",
     "SUBNETS",
+    "Alarms",
     "Emulator",
     "Faults",
     "FunctionSpec",
@@ -60,8 +94,12 @@ __all__ = [
     "Invocation",
     "InvocationRecord",
     "LambdaSetupError",
+    "Monitoring",
+    "MonitoringError",
+    "MonitoringRun",
     "PipelineStart",
     "ProvisionError",
+    "Runtime",
     "Stack",
     "moto_compatibility_problems",
     "provision",
@@ -74,6 +112,11 @@ MOTO_VERSION_CHECKED = "5.2.5"
 def _patches() -> list[tuple[Any, str, Any]]:
     return [
         *sagemaker.patches(),
+        *registry_sharing.patches(),
+        *s3.patches(),
+        *runtime.patches(),
+        *monitoring.patches(),
+        *cloudwatch.patches(),
         *stepfunctions.patches(),
         *eventbridge.patches(),
         *lambda_runtime.patches(),
@@ -130,7 +173,11 @@ def start(
             lambdas=lambdas,
             model_package_events=ModelPackageEvents(),
             faults=Faults(),
+            runtime=Runtime(),
+            monitoring=Monitoring(),
+            alarms=Alarms(),
         )
+        eventbridge.DELIVERIES.clear()
         core.activate(emulator)
         stack.callback(core.deactivate)
         yield emulator
@@ -150,6 +197,18 @@ def _compatibility_problems() -> tuple[str, ...]:
     problems = []
     if moto.__version__ != MOTO_VERSION_CHECKED:
         problems.append(f"moto is {moto.__version__}, the extensions were checked against {MOTO_VERSION_CHECKED}")
-    for module in (sagemaker, stepfunctions, eventbridge, lambda_runtime, faults):
+    modules = (
+        sagemaker,
+        registry_sharing,
+        s3,
+        runtime,
+        monitoring,
+        cloudwatch,
+        stepfunctions,
+        eventbridge,
+        lambda_runtime,
+        faults,
+    )
+    for module in modules:
         problems.extend(module.compatibility_problems())
     return tuple(problems)

@@ -33,7 +33,9 @@ What Lambda does and this module does too:
   sent to its dead-letter queue with the ``RequestID`` (String) / ``ErrorCode`` (Number) / ``ErrorMessage`` (String)
   attributes Lambda documents (Lambda guide, "Dead-letter queues"), so no event is lost silently.
 
-Every endpoint the function's SDK calls is the emulator (``AWS_ENDPOINT_URL``), with throw-away credentials.
+Every endpoint the function's SDK calls is the emulator (``AWS_ENDPOINT_URL``). A function of the default account gets
+throw-away credentials (they act there); one of another account its execution role's assumed-role credentials
+(:attr:`FunctionSpec.credentials`), so its calls act in its own account and reach others only as cross-account calls.
 """
 
 from __future__ import annotations
@@ -88,6 +90,9 @@ class FunctionSpec:
     dead_letter_arn: str | None = None
     max_retry_attempts: int = 2  # EventInvokeConfig; Lambda's default for asynchronous invocations
     max_event_age_seconds: int = 21600
+    # The execution role's session credentials (AccessKeyId, SecretAccessKey, SessionToken), as Lambda puts them in
+    # the sandbox; None: the emulator's throw-away credentials, which act in the default account.
+    credentials: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -496,16 +501,32 @@ class LambdaRuntime:
             **({"AWS_LAMBDA_LOG_FORMAT": "JSON"} if spec.log_format.upper() == "JSON" else {}),
             "AWS_REGION": self.region,
             "AWS_DEFAULT_REGION": self.region,
-            "AWS_ACCESS_KEY": "testing",
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_SESSION_TOKEN": "testing",
+            **self._credentials(spec),
             # the emulator's additions: every SDK call of the function goes to the emulated account, never AWS
             "AWS_ENDPOINT_URL": self.endpoint_url,
             "AWS_EC2_METADATA_DISABLED": "true",
             "AWS_CONFIG_FILE": os.devnull,
             "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
             **spec.environment,
+        }
+
+    @staticmethod
+    def _credentials(spec: FunctionSpec) -> dict[str, str]:
+        """Lambda's credential variables: the execution role's session (Lambda guide, "Defined runtime environment
+        variables": AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN "obtained from the function's
+        execution role"), so the function acts in its own account; throw-away ones in the default account."""
+        if spec.credentials is None:
+            return {
+                "AWS_ACCESS_KEY": "testing",
+                "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing",
+                "AWS_SESSION_TOKEN": "testing",
+            }
+        return {
+            "AWS_ACCESS_KEY": spec.credentials["AccessKeyId"],
+            "AWS_ACCESS_KEY_ID": spec.credentials["AccessKeyId"],
+            "AWS_SECRET_ACCESS_KEY": spec.credentials["SecretAccessKey"],
+            "AWS_SESSION_TOKEN": spec.credentials["SessionToken"],
         }
 
     # --- asynchronous ------------------------------------------------------------------------------------------

@@ -92,7 +92,12 @@ APPLIED_PROPERTIES: dict[str, set[str]] = {
         "VersioningConfiguration",
     },
     "AWS::S3::BucketPolicy": {"Bucket", "PolicyDocument"},
-    "AWS::SageMaker::ModelPackageGroup": {"ModelPackageGroupName", "ModelPackageGroupDescription"},
+    "AWS::SageMaker::ModelPackageGroup": {
+        "ModelPackageGroupName",
+        "ModelPackageGroupDescription",
+        "ModelPackageGroupPolicy",
+    },
+    "AWS::Events::EventBusPolicy": {"StatementId", "Statement", "EventBusName"},
     "AWS::IAM::Role": {"AssumeRolePolicyDocument", "Policies", "Description"},
     "AWS::IAM::ManagedPolicy": {"ManagedPolicyName", "PolicyDocument", "Roles", "Description"},
     "AWS::IAM::Policy": {"PolicyName", "PolicyDocument", "Roles"},
@@ -191,11 +196,18 @@ def provision(
     stack_name: str = STACK_NAME,
     template_path: Path = TEMPLATE_PATH,
     build_dir: Path = BUILD_DIR,
+    account_id: str | None = None,
 ) -> Stack:
     """Create the template's resources in the emulator, in dependency order, with the template's own properties.
 
     ``build_dir``: where ``sam build`` put the functions' and layers' packages (one folder per logical id).
+    ``account_id``: the account the stack is deployed to (default: the emulator's); every resource is created with
+    that account's client (``AWS::AccountId`` is that account), and its functions run with their execution roles'
+    credentials in that account. Function names are unique across accounts only through the stack name: give each
+    account's stack its own.
     """
+    if account_id is not None and account_id != emulator.account_id:
+        emulator = emulator.in_account(account_id)
     template = load_template(template_path)
     values = TemplateValues(
         region=emulator.region, account_id=emulator.account_id, stack_name=stack_name, parameters=dict(parameters)
@@ -361,8 +373,10 @@ def _creators() -> dict[str, Creator]:
         "AWS::Serverless::Function": _function,
         "AWS::Serverless::LayerVersion": _layer,
         "AWS::CloudWatch::Alarm": _alarm,
+        "AWS::CloudWatch::Dashboard": _dashboard,
         "AWS::Events::Rule": _rule,
         "AWS::Lambda::Permission": _permission,
+        "AWS::Events::EventBusPolicy": _event_bus_policy,
         STATE_MACHINE: _state_machine,
     }
 
@@ -417,14 +431,19 @@ def _bucket(emulator: Emulator, stack: Stack, resolver: Resolver, logical_id: st
 
 
 def _bucket_policy(emulator: Emulator, stack: Stack, resolver: Resolver, logical_id: str, props: dict[str, Any]) -> str:
-    """The policy without its conditional statements: the emulator evaluates bucket policies but ignores conditions,
-    so ``Deny ... aws:SecureTransport=false`` would deny every request (its endpoint is plain HTTP on loopback)."""
+    """The policy without its conditional Deny statements: ``Deny ... aws:SecureTransport=false`` would deny every
+    request (the emulator's endpoint is plain HTTP on loopback). Conditional Allow statements are kept: the
+    cross-account reads they grant are checked with their conditions (local_twin.emulator.s3)."""
     document = dict(props["PolicyDocument"])
     statements = document.get("Statement", [])
     statements = statements if isinstance(statements, list) else [statements]
-    kept = [statement for statement in statements if "Condition" not in statement]
+
+    def dropped_locally(statement: Mapping[str, Any]) -> bool:
+        return "Condition" in statement and statement.get("Effect") == "Deny"
+
+    kept = [statement for statement in statements if not dropped_locally(statement)]
     dropped = [
-        str(statement.get("Sid", index)) for index, statement in enumerate(statements) if "Condition" in statement
+        str(statement.get("Sid", index)) for index, statement in enumerate(statements) if dropped_locally(statement)
     ]
     if dropped:
         stack.adjustments.append(f"{logical_id}: conditional statements not applied locally: {', '.join(dropped)}")
@@ -438,9 +457,14 @@ def _model_package_group(
     emulator: Emulator, stack: Stack, resolver: Resolver, logical_id: str, props: dict[str, Any]
 ) -> str:
     name = props["ModelPackageGroupName"]
-    created = emulator.client("sagemaker").create_model_package_group(
+    sagemaker = emulator.client("sagemaker")
+    created = sagemaker.create_model_package_group(
         ModelPackageGroupName=name, ModelPackageGroupDescription=props.get("ModelPackageGroupDescription", "")
     )
+    if props.get("ModelPackageGroupPolicy"):  # CloudFormation applies it with PutModelPackageGroupPolicy
+        sagemaker.put_model_package_group_policy(
+            ModelPackageGroupName=name, ResourcePolicy=json.dumps(props["ModelPackageGroupPolicy"])
+        )
     stack.values.refs[logical_id] = name
     stack.values.attributes[f"{logical_id}.ModelPackageGroupArn"] = created["ModelPackageGroupArn"]
     return str(name)
@@ -572,6 +596,11 @@ def _function(emulator: Emulator, stack: Stack, resolver: Resolver, logical_id: 
     if not code_dir.is_dir():
         raise LambdaSetupError(f"{logical_id}: {code_dir} does not exist; build the functions first (`make build`)")
     lambda_client = emulator.client("lambda")
+    credentials = None
+    if emulator.account_id != emulator.home_account_id:
+        # Lambda runs the function with its execution role's session, named after the function; in the default
+        # account the throw-away credentials act there already.
+        credentials = emulator.role_credentials(role_arn, name)
     created = lambda_client.create_function(
         FunctionName=name,
         Runtime=config.runtime,
@@ -603,6 +632,7 @@ def _function(emulator: Emulator, stack: Stack, resolver: Resolver, logical_id: 
             dead_letter_arn=config.dead_letter_arn,
             max_retry_attempts=config.max_retry_attempts,
             max_event_age_seconds=config.max_event_age_seconds,
+            credentials=credentials,
         )
     )
     if merged.get("AutoPublishAlias"):
@@ -629,6 +659,13 @@ def _alarm(emulator: Emulator, stack: Stack, resolver: Resolver, logical_id: str
     stack.values.refs[logical_id] = name
     stack.values.attributes[f"{logical_id}.Arn"] = arn
     return arn
+
+
+def _dashboard(emulator: Emulator, stack: Stack, resolver: Resolver, logical_id: str, props: dict[str, Any]) -> str:
+    name = props.get("DashboardName") or _physical_name(stack, logical_id)
+    emulator.client("cloudwatch").put_dashboard(DashboardName=name, DashboardBody=props["DashboardBody"])
+    stack.values.refs[logical_id] = name
+    return str(name)
 
 
 def _layer(emulator: Emulator, stack: Stack, resolver: Resolver, logical_id: str, props: dict[str, Any]) -> str:
@@ -700,6 +737,19 @@ def _permission(emulator: Emulator, stack: Stack, resolver: Resolver, logical_id
         **extra,
     )
     return logical_id
+
+
+def _event_bus_policy(
+    emulator: Emulator, stack: Stack, resolver: Resolver, logical_id: str, props: dict[str, Any]
+) -> str:
+    """AWS::Events::EventBusPolicy with ``Statement``: PutPermission with a policy holding that statement
+    (CloudFormation user guide, "AWS::Events::EventBusPolicy"); the bus's other statements stay."""
+    statement = {"Sid": props["StatementId"], **props["Statement"]}
+    policy = {"Version": "2012-10-17", "Statement": [statement]}
+    bus = props.get("EventBusName", "default")
+    emulator.client("events").put_permission(EventBusName=bus, Policy=json.dumps(policy))
+    stack.values.refs[logical_id] = props["StatementId"]
+    return str(props["StatementId"])
 
 
 def _state_machine(emulator: Emulator, stack: Stack, resolver: Resolver, logical_id: str, props: dict[str, Any]) -> str:

@@ -27,6 +27,8 @@ no EventBridge events           "SageMaker Model Package State Change" is sent t
                                 documented example). "SageMaker AI may send multiple events to EventBridge for each
                                 state change" (SageMaker developer guide, "Automating SageMaker with EventBridge"):
                                 ``model_package_events.copies`` sends each one several times, with different ids
+no resource policies, no        PutModelPackageGroupPolicy / Get / Delete, and requests from another account by ARN
+cross-account access            checked against the group's policy: :mod:`~local_twin.emulator.registry_sharing`
 =============================== ===================================================================================
 """
 
@@ -55,7 +57,8 @@ from moto.sagemaker.models import (
 from moto.sagemaker.responses import SageMakerResponse
 from moto.sagemaker.utils import get_pipeline_execution_from_arn
 
-from local_twin.emulator import core
+from local_twin.emulator import core, registry_sharing
+from local_twin.emulator.account import ACCOUNT_ID
 from local_twin.emulator.faults import HOLD
 
 TERMINAL_PIPELINE_STATUSES = ("Succeeded", "Failed", "Stopped")
@@ -144,24 +147,25 @@ class PipelineExecutions:
 
 
 # --- endpoints and transform jobs --------------------------------------------------------------------------------
-EndpointRunner = Callable[[str, str], None]  # (endpoint name, endpoint config name)
-TransformRunner = Callable[[dict[str, Any]], None]  # the job as DescribeTransformJob returns it
+EndpointRunner = Callable[[str, str, str], None]  # (endpoint name, endpoint config name, the endpoint's account)
+TransformRunner = Callable[[dict[str, Any], str], None]  # (the job as DescribeTransformJob returns it, its account)
 
 
 class Deployments:
     """The registry between moto's endpoints / transform jobs and whoever really serves or transforms (the local twin).
 
     Set ``endpoint_runner`` / ``transform_runner``: they are called on CreateEndpoint / UpdateEndpoint and on
-    CreateTransformJob, must return at once (work in a thread), and call :meth:`report_endpoint` /
-    :meth:`report_transform_job` when done. Until then the endpoint is ``Creating`` / ``Updating`` and the job
-    ``InProgress``, as in AWS, so the state machine's poll loops wait for the real work. Without runners moto's
-    instant ``InService`` / ``Completed`` stays.
+    CreateTransformJob, with the account the endpoint or job lives in, must return at once (work in a thread), and
+    call :meth:`report_endpoint` / :meth:`report_transform_job` when done. Until then the endpoint is ``Creating`` /
+    ``Updating`` and the job ``InProgress``, as in AWS, so the state machine's poll loops wait for the real work.
+    Without runners moto's instant ``InService`` / ``Completed`` stays.
     """
 
     def __init__(self) -> None:
         self.endpoint_runner: EndpointRunner | None = None
         self.transform_runner: TransformRunner | None = None
-        self._endpoints: dict[str, tuple[Any, str | None, list[Any]]] = {}
+        # (account, endpoint name) → the endpoint, its previous config and variants (endpoint names are per account)
+        self._endpoints: dict[tuple[str, str], tuple[Any, str | None, list[Any]]] = {}
         # Every CreateEndpoint / UpdateEndpoint accepted, in order: endpoint, config, DeploymentConfig, and when the
         # change started and ended (``Finished``: its report, or at once without a runner).
         self.endpoint_requests: list[dict[str, Any]] = []
@@ -182,19 +186,20 @@ class Deployments:
 
     def _endpoint_changed(self, endpoint: Any, previous_config: str | None, previous_variants: list[Any]) -> None:
         fault = core.active().faults._take_endpoint()
+        account = _account_of(endpoint.arn)
         if self.endpoint_runner is None and fault is None:
             self._finished(endpoint.endpoint_name)
             return
         with self._lock:
-            self._endpoints[endpoint.endpoint_name] = (endpoint, previous_config, previous_variants)
+            self._endpoints[(account, endpoint.endpoint_name)] = (endpoint, previous_config, previous_variants)
             endpoint.endpoint_status = "Updating" if previous_config else "Creating"
         if fault == HOLD:
             return
         if fault is not None:
-            self.report_endpoint(endpoint.endpoint_name, fault)
+            self.report_endpoint(endpoint.endpoint_name, fault, account_id=account)
             return
         assert self.endpoint_runner is not None
-        self.endpoint_runner(endpoint.endpoint_name, endpoint.endpoint_config_name)
+        self.endpoint_runner(endpoint.endpoint_name, endpoint.endpoint_config_name, account)
 
     def _job_created(self, job: Any) -> None:
         fault = core.active().faults._take_transform()
@@ -207,12 +212,12 @@ class Deployments:
             self.report_transform_job(job.transform_job_name, fault)
             return
         assert self.transform_runner is not None
-        self.transform_runner(dict(job.response_object))
+        self.transform_runner(dict(job.response_object), _account_of(job.arn))
 
     def changing(self) -> list[str]:
         """Endpoints being created or updated (held by a fault or a runner) that no report has finished yet."""
         with self._lock:
-            return sorted(self._endpoints)
+            return sorted(name for _, name in self._endpoints)
 
     def _finished(self, endpoint_name: str) -> None:
         for request in reversed(self.endpoint_requests):
@@ -220,12 +225,13 @@ class Deployments:
                 request["Finished"] = time.monotonic()
                 return
 
-    def report_endpoint(self, endpoint_name: str, failure_reason: str = "") -> None:
-        """The endpoint serves its new config (no reason), or failed: a new endpoint is ``Failed``, an update rolls
-        back to the previous config and stays ``InService`` with the reason, as SageMaker does."""
+    def report_endpoint(self, endpoint_name: str, failure_reason: str = "", account_id: str = ACCOUNT_ID) -> None:
+        """The endpoint (of ``account_id``) serves its new config (no reason), or failed: a new endpoint is
+        ``Failed``, an update rolls back to the previous config and stays ``InService`` with the reason, as SageMaker
+        does."""
         self._finished(endpoint_name)
         with self._lock:
-            endpoint, previous_config, previous_variants = self._endpoints.pop(endpoint_name)
+            endpoint, previous_config, previous_variants = self._endpoints.pop((account_id, endpoint_name))
             endpoint.failure_reason = failure_reason or None
             endpoint.last_modified_time = utcnow()
             if not failure_reason:
@@ -244,6 +250,10 @@ class Deployments:
             job.transform_job_status = "Failed" if failure_reason else "Completed"
             job.failure_reason = failure_reason
             job.transform_end_time = job.last_modified_time = utcnow()
+
+
+def _account_of(arn: str) -> str:
+    return str(arn).split(":")[4]
 
 
 # --- model package events ------------------------------------------------------------------------------------------
@@ -581,12 +591,24 @@ def patches() -> list[tuple[Any, str, Any]]:
             "describe_pipeline_execution",
             _wrap_describe_pipeline_execution(backend.describe_pipeline_execution),
         ),
-        (SageMakerResponse, "create_model", _wrap_create_model(SageMakerResponse.create_model)),
+        (
+            SageMakerResponse,
+            "create_model",
+            registry_sharing.create_model(_wrap_create_model(SageMakerResponse.create_model)),
+        ),
         (backend, "create_endpoint", _wrap_create_endpoint(backend.create_endpoint)),
         (backend, "create_transform_job", _wrap_create_transform_job(backend.create_transform_job)),
         (backend, "update_model_package", _update_model_package),
-        (SageMakerResponse, "update_model_package", _response_update_model_package),
-        (SageMakerResponse, "describe_model_package", _response_describe_model_package),
+        (
+            SageMakerResponse,
+            "update_model_package",
+            registry_sharing.update_model_package(_response_update_model_package),
+        ),
+        (
+            SageMakerResponse,
+            "describe_model_package",
+            registry_sharing.describe_model_package(_response_describe_model_package),
+        ),
         (
             SageMakerResponse,
             "create_model_package",

@@ -6,6 +6,12 @@ which the security gates use too; this module puts them into moto's interpreter.
 moto 5.2.5 names optimised SageMaker errors ``States.Runtime``, every SNS error ``SNS.<Code>Exception`` and an
 untyped Lambda error ``Exception``; the patches below replace those with the rules.
 
+Tasks call services as the state machine's execution role, in the role's account (Step Functions developer guide,
+"How Step Functions works with IAM": "Step Functions ... assumes the IAM role ... to call other services"); moto's
+interpreter signs every task's call with fixed keys (``ak``), which act in the default account, so a machine of
+another account would invoke the default account's functions. Here a task of a machine whose role lives in another
+account calls with that role's assumed-role credentials (the default account keeps moto's keys).
+
 Also: an unnamed StartExecution gets a UUID name (moto names it "None"); ``$$.Execution.StartTime`` is the ISO 8601
 string AWS gives (moto leaves a datetime, which breaks Tags and States.Format); ``aws-sdk:applicationautoscaling`` is
 mapped to boto3's ``application-autoscaling``.
@@ -18,11 +24,20 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import boto3
 from botocore.exceptions import ClientError
 from moto.stepfunctions.parser.api import HistoryEventType, LambdaFunctionFailedEventDetails, TaskFailedEventDetails
 from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
 from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEvent
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+    state_task_service_aws_sdk,
+    state_task_service_events,
+    state_task_service_sfn,
+    state_task_service_sns,
+    state_task_service_sqs,
+    state_task_service_unsupported,
+)
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import StateTaskService
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_aws_sdk import (
     StateTaskServiceAwsSdk,
@@ -38,10 +53,23 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
 )
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task_lambda import StateTaskLambda
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+from moto.stepfunctions.parser.asl.utils import boto_client as moto_boto_client
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
+from local_twin.emulator import core
 from local_twin.emulator.error_names import function_error, optimised_error, sdk_error
+
+# The interpreter's modules that import boto_client_for by name: each gets the account-aware version.
+_CLIENT_USERS = (
+    lambda_eval_utils,
+    state_task_service_aws_sdk,
+    state_task_service_events,
+    state_task_service_sfn,
+    state_task_service_sns,
+    state_task_service_sqs,
+    state_task_service_unsupported,
+)
 
 
 def _failure(task: Any, env: Any, error: str, cause: str) -> FailureEvent:
@@ -120,8 +148,32 @@ def _wrap_evaluation_environment(original: Callable[..., Any]) -> Callable[..., 
     return get_evaluation_environment
 
 
+def _wrap_boto_client_for(original: Callable[..., Any]) -> Callable[..., Any]:
+    def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        client = original(region=region, service=service, state_credentials=state_credentials)
+        role_arn = str(getattr(state_credentials, "role_arn", "") or "")
+        parts = role_arn.split(":")
+        emulator = core.current()
+        if emulator is None or len(parts) < 6 or parts[4] in ("", emulator.home_account_id):
+            return client
+        credentials = emulator.role_credentials(role_arn, "states")
+        return boto3.client(  # type: ignore[call-overload]
+            service,
+            region_name=region,
+            endpoint_url=client.meta.endpoint_url,
+            aws_access_key_id=credentials["AccessKeyId"],
+            aws_secret_access_key=credentials["SecretAccessKey"],
+            aws_session_token=credentials["SessionToken"],
+            config=client.meta.config,
+        )
+
+    return boto_client_for
+
+
 def patches() -> list[tuple[Any, str, Any]]:
+    boto_client_for = _wrap_boto_client_for(moto_boto_client.boto_client_for)
     return [
+        *((module, "boto_client_for", boto_client_for) for module in _CLIENT_USERS),
         (StateTaskServiceAwsSdk, "_from_error", _wrap_from_error("aws-sdk", StateTaskServiceAwsSdk._from_error)),
         (
             StateTaskServiceUnsupported,
@@ -163,6 +215,11 @@ def compatibility_problems() -> list[str]:
     }
     for cls, attributes in expected.items():
         problems.extend(f"{cls.__name__}.{a} is gone" for a in attributes if not hasattr(cls, a))
+    problems.extend(
+        f"{module.__name__} no longer imports boto_client_for"
+        for module in _CLIENT_USERS
+        if getattr(module, "boto_client_for", None) is not moto_boto_client.boto_client_for
+    )
     if not hasattr(lambda_eval_utils, "LambdaFunctionErrorException"):
         problems.append("lambda_eval_utils.LambdaFunctionErrorException is gone")
     if "applicationautoscaling" in StateTaskService._SERVICE_NAME_SFN_TO_BOTO_OVERRIDES:

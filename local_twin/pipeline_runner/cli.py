@@ -30,28 +30,30 @@ from mlops_shared.pipeline_names import PIPELINE_NAME
 LOCAL_ACCOUNT = "123456789012"
 
 
-def local_deploy_values(region: str, image_uri: str, bucket: str, group: str) -> DeployValues:
+def local_deploy_values(region: str, image_uris: Path, bucket: str, group: str) -> DeployValues:
     """The stand-ins for the account's resources; nothing checks them locally but their shape."""
     return DeployValues(
         execution_role_arn=f"arn:aws:iam::{LOCAL_ACCOUNT}:role/pipeline-local-sagemaker-execution",
         artifacts_bucket=bucket,
         kms_key_arn=f"arn:aws:kms:{region}:{LOCAL_ACCOUNT}:key/00000000-0000-4000-8000-000000000000",
         model_package_group_name=group,
-        xgboost_image_uri=image_uri,
+        xgboost_image_uri=image_uri_for(image_uris, region),
+        model_monitor_image_uri=image_uri_for(image_uris, region, "model-monitor"),
         subnet_ids=("subnet-0000000000000000a", "subnet-0000000000000000b"),
         security_group_ids=("sg-0000000000000000a",),
     )
 
 
-def image_uri_for(image_uris: Path, region: str) -> str:
-    """``{{XGBoostImageUri}}`` for the region, from build/image-uris.json (written by make definition)."""
+def image_uri_for(image_uris: Path, region: str, image: str = "xgboost") -> str:
+    """An image's URI for the region ("xgboost": ``{{XGBoostImageUri}}``, "model-monitor":
+    ``{{ModelMonitorImageUri}}``), from build/image-uris.json (written by make definition)."""
     if not image_uris.is_file():
         raise PreparationError(f"{image_uris} does not exist: run `make definition` first")
     table = json.loads(image_uris.read_text())
     try:
-        return str(table["xgboost"][region])
+        return str(table[image][region])
     except KeyError as error:
-        raise PreparationError(f"{image_uris} has no xgboost image for region {region!r}") from error
+        raise PreparationError(f"{image_uris} has no {image} image for region {region!r}") from error
 
 
 class PreparationError(ValueError):
@@ -167,8 +169,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     with in_process_aws(args.region, args.bucket) as (sagemaker, store):
         try:
-            image_uri = image_uri_for(args.image_uris, args.region)
-            values = local_deploy_values(args.region, image_uri, args.bucket, args.model_package_group)
+            values = local_deploy_values(args.region, args.image_uris, args.bucket, args.model_package_group)
             rendered = read_manifest(args.definition.parent / MANIFEST_FILE)
             definition = prepare_definition(args.definition.read_text(), values, store, rendered)
         except PreparationError as error:

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from local_twin.images import ImageError, local_image
+from local_twin.images import ImageError, is_model_monitor_analyzer, local_image
 from local_twin.pipeline_runner.expressions import (
     EXECUTION_VARIABLES,
     ExpressionError,
@@ -22,7 +22,28 @@ from local_twin.pipeline_runner.expressions import (
 )
 from local_twin.pipeline_runner.properties import validate_property_path
 
-SUPPORTED_STEP_TYPES = ("Processing", "Training", "Condition", "RegisterModel", "Model", "Transform", "Fail")
+SUPPORTED_STEP_TYPES = (
+    "Processing",
+    "Training",
+    "Condition",
+    "RegisterModel",
+    "Model",
+    "Transform",
+    "Fail",
+    "QualityCheck",
+)
+# A QualityCheck step's fields beside its Arguments (the SageMaker SDK's QualityCheckStep.to_request); they may hold
+# expressions ({"Get": "Parameters.X"}) and are evaluated when the step runs.
+QUALITY_CHECK_FIELDS = (
+    "CheckType",
+    "ModelPackageGroupName",
+    "SkipCheck",
+    "FailOnViolation",
+    "RegisterNewBaseline",
+    "SuppliedBaselineStatistics",
+    "SuppliedBaselineConstraints",
+)
+QUALITY_CHECK_TYPES = ("DATA_QUALITY",)  # MODEL_QUALITY needs ground truth merging, not emulated
 PARAMETER_TYPES = ("String", "Integer", "Float", "Boolean")
 
 ParameterValue = str | int | float | bool
@@ -83,6 +104,7 @@ class StepSpec:
     if_steps: tuple[str, ...] = ()
     else_steps: tuple[str, ...] = ()
     display_name: str | None = None
+    attributes: dict[str, Any] = field(default_factory=dict)  # a QualityCheck step's QUALITY_CHECK_FIELDS
 
 
 @dataclass(frozen=True)
@@ -176,6 +198,7 @@ def _collect_step(raw: Any, branch_of: tuple[str, str] | None, steps: dict[str, 
         if_steps=tuple(s.get("Name", "") for s in if_raw),
         else_steps=tuple(s.get("Name", "") for s in else_raw),
         display_name=raw.get("DisplayName"),
+        attributes={k: raw[k] for k in QUALITY_CHECK_FIELDS if k in raw} if kind == "QualityCheck" else {},
     )
     for nested in if_raw:
         _collect_step(nested, (name, "if"), steps)
@@ -187,6 +210,8 @@ def _own_expressions(step: StepSpec) -> Any:
     """The parts of a step that hold its expressions (a condition's branches are steps of their own)."""
     if step.type == "Condition":
         return step.arguments.get("Conditions", [])
+    if step.type == "QualityCheck":
+        return [step.arguments, step.attributes]
     return step.arguments
 
 
@@ -270,6 +295,8 @@ def _validate_runnable(step: StepSpec) -> None:
                     f"step {step.name!r}: property file {spec.name!r} reads output {spec.output_name!r}, "
                     f"which the step does not have"
                 )
+    elif step.type == "QualityCheck":
+        _validate_quality_check(step)
     elif step.type == "Training":
         algorithm = arguments.get("AlgorithmSpecification", {})
         image = algorithm.get("TrainingImage")
@@ -286,6 +313,27 @@ def _validate_runnable(step: StepSpec) -> None:
             local_image(image, step.name)
         except ImageError as error:
             raise DefinitionError(str(error)) from error
+
+
+def _validate_quality_check(step: StepSpec) -> None:
+    """A QualityCheck runs locally as a data-quality check of S3 File inputs by the analyzer's stand-in."""
+    where = f"step {step.name!r}"
+    check = step.attributes.get("CheckType")
+    if check not in QUALITY_CHECK_TYPES:
+        supported = ", ".join(QUALITY_CHECK_TYPES)
+        raise DefinitionError(f"{where}: CheckType {check!r} is not run locally; supported: {supported}")
+    image = step.arguments.get("AppSpecification", {}).get("ImageUri")
+    if isinstance(image, str) and not is_model_monitor_analyzer(image):
+        raise DefinitionError(
+            f"{where}: a QualityCheck step runs the Model Monitor analyzer image "
+            f"(<account>.dkr.ecr.<region>.amazonaws.com/sagemaker-model-monitor-analyzer), not {image}"
+        )
+    for entry in step.arguments.get("ProcessingInputs", []):
+        s3_input = entry.get("S3Input") or {}
+        if s3_input.get("S3DataType", "S3Prefix") != "S3Prefix" or s3_input.get("S3InputMode", "File") != "File":
+            raise DefinitionError(
+                f"{where}: input {entry.get('InputName')!r}: only S3Prefix inputs in File mode run locally"
+            )
 
 
 def _check_acyclic(upstream: Mapping[str, frozenset[str]]) -> None:

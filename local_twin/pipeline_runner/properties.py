@@ -25,6 +25,16 @@ DESCRIBE_OPERATION = {
     "Model": "DescribeModel",
 }
 CONDITION_PROPERTIES = frozenset({"Outcome"})
+# A QualityCheck step's properties (SageMaker SDK QualityCheckStep.properties; developer guide, "Baseline calculation,
+# drift detection and lifecycle with ClarifyCheck and QualityCheck steps"): S3 URIs, no Describe operation behind them.
+QUALITY_CHECK_PROPERTIES = frozenset(
+    {
+        "CalculatedBaselineStatistics",
+        "CalculatedBaselineConstraints",
+        "BaselineUsedForDriftCheckStatistics",
+        "BaselineUsedForDriftCheckConstraints",
+    }
+)
 
 # A list property indexed by a string (``Outputs['train']``) selects the element whose name field has that value.
 LIST_KEY_FIELDS = ("OutputName", "InputName", "ChannelName", "MetricName", "Name")
@@ -45,6 +55,12 @@ def validate_property_path(step_type: str, path: tuple[PathElement, ...], text: 
         if path and path[0] in CONDITION_PROPERTIES and len(path) == 1:
             return
         raise ExpressionError(f"{text}: a Condition step has only the property Outcome")
+    if step_type == "QualityCheck":
+        if len(path) == 1 and path[0] in QUALITY_CHECK_PROPERTIES:
+            return
+        raise ExpressionError(
+            f"{text}: a QualityCheck step has only the properties {', '.join(sorted(QUALITY_CHECK_PROPERTIES))}"
+        )
     if step_type not in DESCRIBE_OPERATION:
         raise ExpressionError(f"{text}: a {step_type} step has no properties")
     shape: Shape = _describe_shape(step_type)

@@ -50,6 +50,7 @@ from local_twin.pipeline_runner.expressions import (
     evaluate_condition,
 )
 from local_twin.pipeline_runner.properties import resolve_property
+from local_twin.pipeline_runner.quality_check import run_quality_check
 from local_twin.pipeline_runner.steps import (
     Executor,
     JobEnvironment,
@@ -383,4 +384,6 @@ class _Execution:
             message = str(evaluate(step.arguments["ErrorMessage"], self))
             raise StepFailed(message, {"Fail": {"ErrorMessage": message}})
         arguments = evaluate(step.arguments, self)
+        if step.type == "QualityCheck":  # its check fields sit beside its Arguments and are evaluated too
+            return run_quality_check(step, arguments, evaluate(step.attributes, self), self.environment)
         return EXECUTORS[step.type](step, arguments, self.environment)

@@ -79,28 +79,75 @@ def _placeholder(name: str) -> str:
 
 EXECUTION_ROLE_ARN = f"arn:aws:iam::{ACCOUNT_ID}:role/abalone-dev-SageMakerExecutionRole-1A2B3C4D5E6F"
 ROLE_SAMPLE_PARAMETERS = {"ResourceNamePrefix": "abalone-mlops", "ModelPackageGroupName": "abalone"}
-ROLE_SAMPLE_ATTRIBUTES = {"SageMakerExecutionRole.Arn": EXECUTION_ROLE_ARN}
+ARTIFACTS_BUCKET_ARN = "arn:aws:s3:::abalone-dev-artifactsbucket"
+ROLE_SAMPLE_ATTRIBUTES = {"SageMakerExecutionRole.Arn": EXECUTION_ROLE_ARN, "ArtifactsBucket.Arn": ARTIFACTS_BUCKET_ARN}
 
 
-def role_policies(expanded: Mapping[str, Any], role_logical_id: str) -> dict[str, dict[str, Any]]:
+def role_policies(
+    expanded: Mapping[str, Any],
+    role_logical_id: str,
+    *,
+    conditions: Mapping[str, bool] | None = None,
+    parameters: Mapping[str, Any] | None = None,
+) -> dict[str, dict[str, Any]]:
     """Every identity policy a role of the deployed (SAM-expanded) template carries, resolved: name -> document.
 
     Inline policies, AWS::IAM::Policy and ManagedPolicy resources attached to it (the preventive controls included).
     AWS-managed policy ARNs (e.g. SAM's AWSXrayWriteOnlyAccess) are not included: they grant nothing to SageMaker.
+    ``conditions`` and ``parameters``: a stack role's (multi-account) instead of every condition true.
     """
-    values = sample_values(_all_conditions(expanded), ROLE_SAMPLE_PARAMETERS, ROLE_SAMPLE_ATTRIBUTES, _placeholder)
+    values = _values(expanded, conditions, parameters)
     resources = expanded["Resources"]
     role = resources[role_logical_id]
     policies = {
         f"{role_logical_id}/{policy['PolicyName']}": policy["PolicyDocument"]
         for policy in role["Properties"].get("Policies", [])
     }
+    resolver = Resolver(expanded, values)
+    role = resolver.resolve({"Ref": role_logical_id})
     for logical_id, resource in resources.items():
-        attached = resource.get("Properties", {}).get("Roles", [])
-        if (
-            resource.get("Type") in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy")
-            and {"Ref": role_logical_id} in attached
-        ):
+        if resource.get("Type") not in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+            continue
+        attached = resolver.resolve(resource.get("Properties", {}).get("Roles", []))  # Fn::If decided
+        if role in attached:
             policies[logical_id] = resource["Properties"]["PolicyDocument"]
-    resolved: dict[str, dict[str, Any]] = Resolver(expanded, values).resolve(policies)
+    resolved: dict[str, dict[str, Any]] = resolver.resolve(policies)
     return resolved
+
+
+def resource_policy(
+    expanded: Mapping[str, Any],
+    logical_id: str,
+    property_name: str,
+    *,
+    conditions: Mapping[str, bool] | None = None,
+    parameters: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A resource's own policy (``KeyPolicy`` of a key, ``PolicyDocument`` of a bucket policy...), resolved with the
+    same sample values as :func:`role_policies`."""
+    values = _values(expanded, conditions, parameters)
+    document = expanded["Resources"][logical_id]["Properties"][property_name]
+    resolved: dict[str, Any] = Resolver(expanded, values).resolve(document)
+    return resolved
+
+
+def resolved_resources(expanded: Mapping[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
+    """Every resource of a type, its properties resolved with the sample values: logical id -> properties."""
+    values = sample_values(_all_conditions(expanded), ROLE_SAMPLE_PARAMETERS, ROLE_SAMPLE_ATTRIBUTES, _placeholder)
+    resolver = Resolver(expanded, values)
+    return {
+        logical_id: resolver.resolve(resource.get("Properties", {}))
+        for logical_id, resource in expanded["Resources"].items()
+        if resource.get("Type") == resource_type
+    }
+
+
+def _values(
+    expanded: Mapping[str, Any], conditions: Mapping[str, bool] | None, parameters: Mapping[str, Any] | None
+) -> TemplateValues:
+    return sample_values(
+        _all_conditions(expanded, conditions),
+        {**ROLE_SAMPLE_PARAMETERS, **(parameters or {})},
+        ROLE_SAMPLE_ATTRIBUTES,
+        _placeholder,
+    )

@@ -5,8 +5,9 @@
 // subprocess (tests/integration/security/iam_simulator.py).
 //
 // stdin:  {"cases": [{"id": str, "policies": [{"name": str, "policy": {...}}],
-//                     "request": {"principal": arn, "action": "svc:Action", "resource": arn, "accountId": str,
-//                                 "context": {key: string | string[]}}}]}
+//                     "resourcePolicy": {...} | null,   (a key, bucket, topic or model package group policy)
+//                     "request": {"principal": arn | "svc.amazonaws.com", "action": "svc:Action", "resource": arn,
+//                                 "accountId": str (the resource's account), "context": {key: string | string[]}}}]}
 // stdout: {"results": [{"id": str, "decision": "Allowed" | "ExplicitlyDenied" | "ImplicitlyDenied" | "Error",
 //                       "denyStatements": [sid...], "ignoredContextKeys": [key...], "errors": null | {...}}]}
 // A context key the action does not carry is ignored by the simulator (as by AWS) and reported in ignoredContextKeys,
@@ -20,8 +21,10 @@ async function readStdin() {
 }
 
 function denyingStatements(result) {
-  const analysis = result?.analysis?.identityAnalysis
-  return (analysis?.denyStatements ?? []).map((s) => s.statement?.Sid ?? s.explain?.identifier)
+  const analyses = [result?.analysis?.identityAnalysis, result?.analysis?.resourceAnalysis]
+  return analyses.flatMap((analysis) =>
+    (analysis?.denyStatements ?? []).map((s) => s.statement?.Sid ?? s.explain?.identifier),
+  )
 }
 
 async function evaluate(testCase) {
@@ -36,7 +39,7 @@ async function evaluate(testCase) {
     identityPolicies: testCase.policies,
     serviceControlPolicies: [],
     resourceControlPolicies: [],
-    resourcePolicy: undefined,
+    resourcePolicy: testCase.resourcePolicy ?? undefined,
   }
   const response = await runSimulation(simulation, {})
   if (response.resultType === 'error') {

@@ -40,8 +40,10 @@ class Request:
 @dataclass(frozen=True)
 class Case:
     id: str
-    policies: Mapping[str, Mapping[str, Any]]  # name -> policy document
+    policies: Mapping[str, Mapping[str, Any]]  # name -> policy document (the principal's identity policies)
     request: Request
+    resource_policy: Mapping[str, Any] | None = None  # the resource's own policy (key, bucket, group...)
+    resource_account: str = ACCOUNT_ID  # the account the resource lives in
 
 
 @dataclass(frozen=True)
@@ -63,11 +65,12 @@ def simulate(cases: Sequence[Case]) -> dict[str, Result]:
             {
                 "id": case.id,
                 "policies": [{"name": name, "policy": policy} for name, policy in case.policies.items()],
+                "resourcePolicy": case.resource_policy,
                 "request": {
                     "principal": case.request.principal,
                     "action": case.request.action,
                     "resource": case.request.resource,
-                    "accountId": ACCOUNT_ID,
+                    "accountId": case.resource_account,
                     "context": {
                         key: value if isinstance(value, str) else list(value)
                         for key, value in case.request.context.items()

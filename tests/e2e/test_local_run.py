@@ -1,69 +1,23 @@
 """`make local` end to end: the same template, ASL, handlers and pipeline definition as in AWS, on the emulator.
 
-Each flow runs once per module (they train on the real abalone data) and several tests read what it produced:
-build/local-run's summary.json, the evaluation report, the test split and the predictions, all copied out of the
-emulated S3 by the run.
+Each flow runs once per session (tests/e2e/conftest.py) and several tests read what it produced.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import math
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from local_twin.cli import main
+from tests.e2e.conftest import Run, local_run
 
 
 def outcome(execution: dict[str, Any]) -> str:
     """What the execution's Finish state concluded (Deployed, AwaitingApproval, Transformed...)."""
     return str(execution["output"]["Finish"]["Outcome"])
-
-
-@dataclass(frozen=True)
-class Run:
-    code: int
-    summary: dict[str, Any]
-    output_dir: Path
-    console: str
-
-    def stage(self, name: str) -> dict[str, Any]:
-        return next(stage for stage in self.summary["stages"] if stage["name"] == name)
-
-    def execution(self, mode: str) -> dict[str, Any]:
-        return next(execution for execution in self.summary["executions"] if execution["mode"] == mode)
-
-    def test_rows(self) -> list[list[str]]:
-        return [line.split(",") for line in (self.output_dir / "test.csv").read_text().splitlines() if line]
-
-
-def local_run(output_dir: Path, data: Path, *args: str) -> Run:
-    stream = io.StringIO()
-    code = main([*args, "--data", str(data), "--output-dir", str(output_dir)], stream=stream, live=False)
-    summary = json.loads((output_dir / "summary.json").read_text())
-    return Run(code, summary, output_dir, stream.getvalue())
-
-
-@pytest.fixture(scope="module")
-def data() -> Path:
-    path = Path(__file__).resolve().parents[2] / "data" / "abalone.csv"
-    if not path.exists():
-        raise FileNotFoundError(f"{path} is missing: run `make data` (data/README.md)")
-    return path
-
-
-@pytest.fixture(scope="module")
-def endpoint_run(tmp_path_factory: pytest.TempPathFactory, data: Path) -> Run:
-    return local_run(tmp_path_factory.mktemp("endpoint"), data)
-
-
-@pytest.fixture(scope="module")
-def batch_run(tmp_path_factory: pytest.TempPathFactory, data: Path) -> Run:
-    return local_run(tmp_path_factory.mktemp("batch"), data, "--target", "batch")
 
 
 # --- endpoint -------------------------------------------------------------------------------------------------------
@@ -72,7 +26,8 @@ def test_endpoint_run_succeeds_through_every_stage(endpoint_run: Run) -> None:
     assert endpoint_run.summary["status"] == "succeeded"
     stages = [(stage["name"], stage["status"]) for stage in endpoint_run.summary["stages"]]
     assert stages == [
-        (name, "succeeded") for name in ("emulator", "provision", "upsert", "train", "approve", "deploy", "serve")
+        (name, "succeeded")
+        for name in ("emulator", "provision", "upsert", "train", "approve", "deploy", "serve", "monitor")
     ]
     assert "make local: summary" in endpoint_run.console
 
@@ -93,6 +48,7 @@ def test_the_pipeline_ran_every_step_for_real(endpoint_run: Run) -> None:
 
     assert steps == {
         "PreprocessAbaloneData": "Succeeded",
+        "BaselineDataQuality": "Succeeded",
         "TrainAbaloneModel": "Succeeded",
         "CreateServingModel-CreateModel": "Succeeded",
         "ScoreTestSplit": "Succeeded",
@@ -211,3 +167,65 @@ def test_a_package_registered_approved_is_deployed_by_its_registry_event(tmp_pat
     assert run.summary["approval_event_matched_rule"] is True  # no reviewer: SageMaker's event for the new package
     assert outcome(run.execution("deploy")) == "Transformed"
     assert run.summary["predictions_count"] == len(run.test_rows())
+
+
+# --- monitoring -----------------------------------------------------------------------------------------------------
+def test_without_drift_the_monitor_finds_no_violation_and_the_alarm_stays_ok(endpoint_run: Run) -> None:
+    drift = endpoint_run.summary["drift"]
+    assert endpoint_run.summary["violations"] == []
+    assert drift["execution_status"] == "Completed"
+    assert drift["rows_analyzed"] == drift["records_sent"] == len(endpoint_run.test_rows())
+    assert drift["alarm_state"] == "OK" and drift["notification"] is None
+    assert json.loads((endpoint_run.output_dir / "constraint_violations.json").read_text()) == {"violations": []}
+
+
+def test_drift_names_the_violated_features_and_the_alarm_notifies(drift_run: Run) -> None:
+    assert drift_run.code == 0, drift_run.summary.get("failure_reason")
+    drift = drift_run.summary["drift"]
+    measurements = ["_c1", "_c2", "_c3", "_c4", "_c5", "_c6", "_c7"]  # header-less CSV: Model Monitor's names
+    assert drift_run.summary["violations"] == measurements
+    assert drift["execution_status"] == "CompletedWithViolations"
+    assert {v["constraint_check_type"] for v in drift["constraint_violations"]} == {"baseline_drift_check"}
+    assert drift["alarm_state"] == "ALARM"
+    assert drift["notification"] == 'ALARM: "abalone-mlops-data-drift" in US East (N. Virginia)'
+    assert "violated: " + ", ".join(measurements) in drift_run.stage("monitor")["detail"]
+
+
+# --- three accounts -------------------------------------------------------------------------------------------------
+def test_three_account_run_trains_in_the_registry_and_serves_the_promoted_version_in_production(
+    three_account_run: Run,
+) -> None:
+    summary = three_account_run.summary
+    assert three_account_run.code == 0, summary.get("failure_reason")
+    stages = [(stage["name"], stage["status"]) for stage in summary["stages"]]
+    assert stages == [
+        (name, "succeeded")
+        for name in ("emulator", "provision", "upsert", "train", "approve", "staging", "promote", "production", "serve")
+    ]
+    accounts = summary["accounts"]
+    assert {role: accounts[role]["account_id"] for role in accounts} == {
+        "registry": "123456789012",
+        "staging": "210987654321",
+        "production": "345678901234",
+    }
+    version = summary["model_package_version"]
+    for role in ("staging", "production"):
+        assert accounts[role]["served_version"] == version, role
+        assert accounts[role]["served_package"] == summary["model_package_arn"], role  # the registry's package
+        assert (accounts[role]["deploy_execution_status"], accounts[role]["deploy_outcome"]) == (
+            "SUCCEEDED",
+            "Deployed",
+        )
+    assert accounts["staging"]["verification"]["staging-verification"] == "verified"
+    assert accounts["staging"]["verification"]["staging-endpoint"] == "210987654321/abalone-mlops-endpoint"
+    # production serves the model exactly as the pipeline evaluated it
+    assert summary["predictions_mse"] == pytest.approx(summary["test_mse"], rel=1e-9)
+    assert summary["predictions_count"] == len(three_account_run.test_rows())
+
+
+def test_three_account_run_deploys_only_through_the_forwarded_events(three_account_run: Run) -> None:
+    modes = [execution["mode"] for execution in three_account_run.summary["executions"]]
+    assert modes == ["train", "staging deploy", "production deploy"]
+    assert outcome(three_account_run.execution("staging deploy")) == "Deployed"
+    assert "Verify" in three_account_run.execution("staging deploy")["states"]
+    assert outcome(three_account_run.execution("production deploy")) == "Deployed"

@@ -76,9 +76,22 @@ class TestStack:
         return self.aws.client(service)
 
     # --- the registry --------------------------------------------------------------------------------------------
-    def register(self, status: ApprovalStatus = "Approved", model_data: str | None = None) -> str:
-        """CreateModelPackage as the pipeline's RegisterModel step does it (SageMaker sends its event)."""
+    def register(
+        self, status: ApprovalStatus = "Approved", model_data: str | None = None, *, baseline: bool = False
+    ) -> str:
+        """CreateModelPackage as the pipeline's RegisterModel step does it (SageMaker sends its event); ``baseline``:
+        with the data-quality baseline the pipeline's quality-check step records (DriftCheckBaselines)."""
+        extra: dict[str, Any] = {}
+        if baseline:
+            folder = f"s3://{self.bucket}/pipeline-runs/baseline"
+            extra["DriftCheckBaselines"] = {
+                "ModelDataQuality": {
+                    "Statistics": {"ContentType": "application/json", "S3Uri": f"{folder}/statistics.json"},
+                    "Constraints": {"ContentType": "application/json", "S3Uri": f"{folder}/constraints.json"},
+                }
+            }
         arn: str = self.client("sagemaker").create_model_package(
+            **extra,
             ModelPackageGroupName=self.group,
             ModelApprovalStatus=status,
             InferenceSpecification={
@@ -231,6 +244,7 @@ class TestStack:
         self.aws.pipelines.clear()
         self.aws.deployments.clear()
         self.aws.model_package_events.clear()
+        self.aws.monitoring.clear()
         self.aws.lambdas.records.clear()
         sagemaker_backends[ACCOUNT_ID][REGION].reset()
         applicationautoscaling_backends[ACCOUNT_ID][REGION].reset()

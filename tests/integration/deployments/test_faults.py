@@ -115,7 +115,7 @@ def test_a_transform_that_fails_or_outlives_the_polls_is_reported_and_stopped(st
     assert failed["status"] == "FAILED" and failed["error"] == "TransformFailed"
     assert "9 columns" in failed["cause"] and "TransformFailed" in failure(stack)
     # a job that never ends: the last poll stops it (nothing keeps running, or billing)
-    stack.aws.deployments.transform_runner = lambda job: None
+    stack.aws.deployments.transform_runner = lambda job, account: None
     stuck = deploy(stack)
     assert stuck["status"] == "FAILED" and stuck["error"] == "TransformTimedOut"
     jobs = stack.client("sagemaker").list_transform_jobs()["TransformJobSummaries"]

@@ -31,7 +31,7 @@ operations = st.lists(
 def slow_endpoint_changes(stack: TestStack) -> None:
     """Endpoints take a moment to create or update (the emulator's runner hook), so concurrency is real."""
 
-    def runner(endpoint_name: str, config_name: str) -> None:
+    def runner(endpoint_name: str, config_name: str, account_id: str) -> None:
         def finish() -> None:
             time.sleep(0.05)
             stack.aws.deployments.report_endpoint(endpoint_name)

@@ -49,7 +49,7 @@ def _create_transform_job(sagemaker: Any, name: str) -> None:
 
 def test_an_endpoint_is_creating_until_the_runner_reports_it_in_service(aws: Emulator, sagemaker: Any) -> None:
     calls: list[tuple[str, str]] = []
-    aws.deployments.endpoint_runner = lambda name, config: calls.append((name, config))
+    aws.deployments.endpoint_runner = lambda name, config, account: calls.append((name, config))
     endpoint, config = unique("e"), f"{sagemaker.model_name}-c1"
 
     sagemaker.create_endpoint(EndpointName=endpoint, EndpointConfigName=config)
@@ -62,7 +62,7 @@ def test_an_endpoint_is_creating_until_the_runner_reports_it_in_service(aws: Emu
 
 
 def test_a_new_endpoint_that_cannot_serve_is_failed_with_the_reason(aws: Emulator, sagemaker: Any) -> None:
-    aws.deployments.endpoint_runner = lambda name, config: None
+    aws.deployments.endpoint_runner = lambda name, config, account: None
     endpoint = unique("e")
 
     sagemaker.create_endpoint(EndpointName=endpoint, EndpointConfigName=f"{sagemaker.model_name}-c1")
@@ -74,7 +74,7 @@ def test_a_new_endpoint_that_cannot_serve_is_failed_with_the_reason(aws: Emulato
 
 
 def test_a_failed_update_rolls_back_to_the_previous_config(aws: Emulator, sagemaker: Any) -> None:
-    aws.deployments.endpoint_runner = lambda name, config: None
+    aws.deployments.endpoint_runner = lambda name, config, account: None
     endpoint, first = unique("e"), f"{sagemaker.model_name}-c1"
     sagemaker.create_endpoint(EndpointName=endpoint, EndpointConfigName=first)
     aws.deployments.report_endpoint(endpoint)
@@ -91,7 +91,7 @@ def test_a_failed_update_rolls_back_to_the_previous_config(aws: Emulator, sagema
 
 def test_a_transform_job_is_in_progress_until_the_runner_reports(aws: Emulator, sagemaker: Any) -> None:
     jobs: list[dict[str, Any]] = []
-    aws.deployments.transform_runner = jobs.append
+    aws.deployments.transform_runner = lambda job, account: jobs.append(job)
     job = unique("t")
 
     _create_transform_job(sagemaker, job)

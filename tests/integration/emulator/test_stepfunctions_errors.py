@@ -1,6 +1,7 @@
 """The error names Step Functions reports for Task states (local_twin.emulator.stepfunctions; the rules and their
-sources: /work/research/sfn_errors.md), as a failed execution's ``error`` / ``cause`` and as a Catch's ResultPath sees
-them; and what AWS gives an execution that moto does not (a UUID name, an ISO 8601 ``$$.Execution.StartTime``).
+sources: docs/reliability.md, "Error names"), as a failed execution's ``error`` / ``cause`` and as a Catch's
+ResultPath sees them; and what AWS gives an execution that moto does not (a UUID name, an ISO 8601
+``$$.Execution.StartTime``).
 
 AWS errors are injected with ``aws.faults.api_error`` into the very calls the interpreter makes to the emulated APIs.
 """

@@ -71,7 +71,9 @@ def test_rendering_writes_the_definition_and_the_image_table(rendered: tuple[Pat
     images = json.loads((build / "image-uris.json").read_text())
 
     assert definition["Version"] == "2020-12-01"
-    assert len(definition["Steps"]) == 6
+    assert (
+        len(definition["Steps"]) == 7
+    )  # preprocess, baseline, train, evaluate (with the serving check), gate, register, fail
     assert images["xgboost"]["us-east-1"] == "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:3.0-5"
 
 

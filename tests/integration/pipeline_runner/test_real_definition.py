@@ -18,6 +18,7 @@ from local_twin.pipeline_runner.definition import DefinitionError
 from local_twin.pipeline_runner.runner import ExecutionResult, PipelineRunner
 from ml_code import abalone_features, evaluate, preprocess, train
 from mlops_shared.pipeline_names import (
+    BASELINE_STEP,
     CONDITION_STEP,
     DATA_KEY,
     EVALUATE_STEP,
@@ -52,8 +53,7 @@ def harness(
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     with cli.in_process_aws("us-east-1", BUCKET) as (sagemaker, store):
-        image = cli.image_uri_for(BUILD / "image-uris.json", "us-east-1")
-        values = cli.local_deploy_values("us-east-1", image, BUCKET, GROUP)
+        values = cli.local_deploy_values("us-east-1", BUILD / "image-uris.json", BUCKET, GROUP)
         filled = cli.prepare_definition(definition_text, values, store)
         store.put_bytes(f"s3://{BUCKET}/{DATA_KEY}", abalone_csv.read_bytes())
         sagemaker.create_model_package_group(ModelPackageGroupName=GROUP)
@@ -92,6 +92,7 @@ def test_default_run_succeeds_and_registers_the_model_with_the_measured_metrics(
     assert result.status == "Succeeded", result.failure_reason
     assert _statuses(result) == {
         PREPROCESS_STEP: "Succeeded",
+        BASELINE_STEP: "Succeeded",
         TRAIN_STEP: "Succeeded",
         SERVING_MODEL_STEP: "Succeeded",
         TRANSFORM_STEP: "Succeeded",
@@ -119,6 +120,35 @@ def test_default_run_succeeds_and_registers_the_model_with_the_measured_metrics(
     }
     metrics_uri = package["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"]
     assert json.loads(runner.store.get_bytes(metrics_uri)) == report
+    _assert_registered_baseline(runner, result, package)
+
+
+def _assert_registered_baseline(runner: PipelineRunner, result: ExecutionResult, package: dict[str, Any]) -> None:
+    """The QualityCheck step's baseline of the train records (without label) is the package's data-quality metrics
+    and drift-check baseline: the analyzer's files, one feature per raw column, sex a String of the three sexes."""
+    baseline = next(r for r in result.steps if r.step_name == BASELINE_STEP)
+    statistics_uri = baseline.outputs["CalculatedBaselineStatistics"]
+    constraints_uri = baseline.outputs["CalculatedBaselineConstraints"]
+    assert baseline.metadata["QualityCheck"]["CheckType"] == "DATA_QUALITY"
+    assert baseline.outputs["BaselineUsedForDriftCheckStatistics"] == statistics_uri  # RegisterNewBaseline
+    for section in ("ModelMetrics", "DriftCheckBaselines"):
+        quality = package[section]["ModelDataQuality"]
+        assert quality["Statistics"] == {"ContentType": "application/json", "S3Uri": statistics_uri}
+        assert quality["Constraints"] == {"ContentType": "application/json", "S3Uri": constraints_uri}
+    statistics = json.loads(runner.store.get_bytes(statistics_uri))
+    constraints = json.loads(runner.store.get_bytes(constraints_uri))
+    train = next(r for r in result.steps if r.step_name == TRAIN_STEP)
+    assert train.step_status == "Succeeded"
+    features = {f["name"]: f["inferred_type"] for f in statistics["features"]}
+    assert features == {"_c0": "String", **{f"_c{i}": "Fractional" for i in range(1, 8)}}
+    assert statistics["dataset"]["item_count"] > 2000
+    sexes = {
+        b["value"] for b in statistics["features"][0]["string_statistics"]["distribution"]["categorical"]["buckets"]
+    }
+    assert sexes == {"F", "I", "M"}
+    assert constraints["features"][0]["string_constraints"]["domains"] and constraints["monitoring_config"][
+        "distribution_constraints"
+    ] == {"perform_comparison": "Enabled", "comparison_threshold": 0.1, "comparison_method": "Robust"}
 
 
 def test_a_threshold_below_the_mse_fails_the_execution_through_the_fail_step(
@@ -180,7 +210,7 @@ def test_the_cli_honours_an_approval_override_and_writes_the_execution_record(
 
     record = json.loads(output.read_text())
     assert record["status"] == "Succeeded"
-    assert [step["step_status"] for step in record["steps"]] == ["Succeeded"] * 7
+    assert [step["step_status"] for step in record["steps"]] == ["Succeeded"] * 8
     assert (tmp_path / "store" / "pipeline-local-artifacts" / DATA_KEY).is_file()  # the bucket, copied
     assert all(step["start_time"] and step["end_time"] for step in record["steps"])
     assert record["evaluation"][f"{EVALUATE_STEP}.{EVALUATION_REPORT}"]["regression_metrics"]["mse"]["value"] > 0

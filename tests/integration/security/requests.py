@@ -68,6 +68,26 @@ COMPLIANT: dict[str, Request] = {
         f"{ARN}:transform-job/abalone-v3-1a2b3c",
         {**KMS, "sagemaker:InstanceTypes": ["ml.m5.large"], "sagemaker:ModelArn": f"{ARN}:model/abalone-v3-1a2b3c"},
     ),
+    # The deploy steps' data-quality monitoring (functions/deployments/monitoring.py): the job definition carries the
+    # whole job's configuration; the schedule names the definition, so its request carries none of those keys.
+    "sagemaker:CreateDataQualityJobDefinition": Request(
+        "sagemaker:CreateDataQualityJobDefinition",
+        f"{ARN}:data-quality-job-definition/abalone-mlops-dq-v3-0a1b2c3d",
+        {
+            **VPC,
+            **ISOLATED_ENCRYPTED,
+            **KMS,
+            "sagemaker:InstanceTypes": ["ml.m5.large"],
+            "sagemaker:MaxRuntimeInSeconds": "3600",
+            **TAGS,
+        },
+    ),
+    "sagemaker:CreateMonitoringSchedule": Request(
+        "sagemaker:CreateMonitoringSchedule", f"{ARN}:monitoring-schedule/abalone-mlops-data-quality", {**TAGS}
+    ),
+    "sagemaker:UpdateMonitoringSchedule": Request(
+        "sagemaker:UpdateMonitoringSchedule", f"{ARN}:monitoring-schedule/abalone-mlops-data-quality", {}
+    ),
     # The upsert Lambda.
     "sagemaker:CreatePipeline": Request("sagemaker:CreatePipeline", f"{ARN}:pipeline/abalone-pipeline", {**TAGS}),
     # Notebooks: not used by the project, refused unless locked down (the seed's RootAccess/DirectInternetAccess).

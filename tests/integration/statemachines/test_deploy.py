@@ -22,7 +22,7 @@ def test_a_first_deployment_creates_a_vpc_bound_isolated_encrypted_endpoint(stac
     assert stack.states(execution["executionArn"]) == [
         "Plan", "RouteAction", "CreateModel", "RouteTarget", "CreateEndpointConfig", "Gate", "RouteGate",
         "CreateEndpoint", "WaitForResource", "CheckResource", "ResourceDone", "RegisterScalableTarget",
-        "PutScalingPolicy", "EndpointOutcome", "Prune", "Finish", "Finished", "Succeeded",
+        "PutScalingPolicy", "EndpointOutcome", "Monitor", "Verify", "Prune", "Finish", "Finished", "Succeeded",
     ]  # fmt: skip
     sagemaker = stack.client("sagemaker")
     endpoint = sagemaker.describe_endpoint(EndpointName=stack.endpoint)
@@ -131,3 +131,45 @@ def test_a_malformed_input_fails_naming_the_fields(
     assert "ModelPackageArn" in result["cause"] and "Target" in result["cause"]
     assert stack.client("sagemaker").list_models()["Models"] == []
     assert "Deployment failed" in stack.subjects()
+
+
+def test_a_deployment_monitors_the_live_version_against_its_baseline_and_a_deletion_stops_it(
+    stacks: Stacks,
+) -> None:
+    stack = stacks.get(WhenNoApprovedModel="DeleteEndpoint")
+    package = stack.register("Approved", baseline=True)
+    (execution,) = stack.settle()
+    assert execution["status"] == "SUCCEEDED"
+    sagemaker = stack.client("sagemaker")
+    schedule = sagemaker.describe_monitoring_schedule(MonitoringScheduleName=f"{stack.prefix}-data-quality")
+    definition_name = schedule["MonitoringScheduleConfig"]["MonitoringJobDefinitionName"]
+    definition = sagemaker.describe_data_quality_job_definition(JobDefinitionName=definition_name)
+    assert schedule["MonitoringScheduleStatus"] == "Scheduled"
+    assert schedule["MonitoringScheduleConfig"]["ScheduleConfig"]["ScheduleExpression"] == "cron(0 * ? * * *)"
+    assert definition["DataQualityJobInput"]["EndpointInput"]["EndpointName"] == stack.endpoint
+    baseline = definition["DataQualityBaselineConfig"]
+    assert baseline["StatisticsResource"]["S3Uri"].endswith("/baseline/statistics.json")
+    network = definition["NetworkConfig"]
+    assert network["EnableNetworkIsolation"] is True and network["EnableInterContainerTrafficEncryption"] is True
+    assert network["VpcConfig"] == {"Subnets": list(SUBNETS), "SecurityGroupIds": list(SECURITY_GROUPS)}
+    key = stack.stack.attribute("ProjectKey", "Arn")
+    assert definition["JobResources"]["ClusterConfig"]["VolumeKmsKeyId"] == key
+    assert definition["DataQualityJobOutputConfig"]["KmsKeyId"] == key
+
+    stack.set_status(package, "Rejected")
+    stack.settle()
+
+    assert stack.live_config() is None
+    assert sagemaker.list_monitoring_schedules()["MonitoringScheduleSummaries"] == []
+
+
+def test_a_version_without_a_baseline_is_deployed_unmonitored_and_the_notification_says_so(stack: TestStack) -> None:
+    stack.register("Approved")
+    (execution,) = stack.settle()
+
+    assert execution["status"] == "SUCCEEDED"
+    assert stack.client("sagemaker").list_monitoring_schedules()["MonitoringScheduleSummaries"] == []
+    [notification] = stack.notifications()
+    assert "Monitoring: version 1 has no data-quality baseline: its requests are not monitored." in str(
+        notification["Message"]
+    )

@@ -24,7 +24,7 @@ from moto.sagemaker.models import sagemaker_backends
 from moto.stepfunctions.models import stepfunctions_backends
 from pydantic import ValidationError
 
-from deployment_janitor import app
+from deployment_janitor import app, janitor
 from deployment_janitor.janitor import STACK_TAG, Deleted, clean_up, prune, serving_check_models
 from mlops_shared.pipeline_names import REGISTER_STEP, SERVING_MODEL_STEP, TRAIN_STEP
 from mlops_shared.settings import ConfigurationError
@@ -55,6 +55,8 @@ NOTHING: dict[str, list[str]] = {
     "Models": [],
     "ScalableTargets": [],
     "Pipelines": [],
+    "MonitoringSchedules": [],
+    "JobDefinitions": [],
     "StoppedExecutions": [],
     "Errors": [],
 }
@@ -216,6 +218,15 @@ def stubbed(aws: None, aws_clients: AwsClients) -> Iterator[Stubber]:
     with Stubber(aws_clients.sagemaker) as stubber:
         yield stubber
         stubber.assert_no_pending_responses()
+
+
+@pytest.fixture(autouse=True)
+def _monitoring_by_stub_only(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto has no monitoring-schedule API: the moto-backed tests leave monitoring out, the Stubber-backed ones
+    answer its listings (test_the_stacks_monitoring_schedules_and_job_definitions_go_first); the emulator's
+    integration tests run it for real."""
+    if "stubbed" not in request.fixturenames:
+        monkeypatch.setattr(janitor, "_delete_monitoring", lambda *args, **kwargs: None)
 
 
 def prune_now(account: Account, keep_last: int, protect: tuple[str, ...] = ()) -> dict[str, list[str]]:
@@ -386,6 +397,64 @@ class TestPrune:
 # clean_up
 # ======================================================================================================================
 class TestCleanUp:
+    def test_the_stacks_monitoring_schedules_and_job_definitions_go_first(
+        self, aws_clients: AwsClients, stubbed: Stubber
+    ) -> None:
+        schedule, other = f"{PREFIX}-data-quality", f"{PREFIX}-someone-elses"
+        definition = f"{PREFIX}-dq-v3-0a1b2c3d"
+        stubbed.add_response(
+            "list_monitoring_schedules",
+            {
+                "MonitoringScheduleSummaries": [
+                    {
+                        "MonitoringScheduleName": name,
+                        "MonitoringScheduleArn": arn("monitoring-schedule", name),
+                        "CreationTime": T0,
+                        "LastModifiedTime": T0,
+                        "MonitoringScheduleStatus": "Scheduled",
+                    }
+                    for name in (schedule, other)
+                ]
+            },
+            {"NameContains": PREFIX},
+        )
+        stubbed.add_response(
+            "list_tags",
+            {"Tags": [{"Key": STACK_TAG, "Value": STACK}]},
+            {"ResourceArn": arn("monitoring-schedule", schedule)},
+        )
+        stubbed.add_response("delete_monitoring_schedule", {}, {"MonitoringScheduleName": schedule})
+        stubbed.add_response(
+            "list_tags",
+            {"Tags": [{"Key": STACK_TAG, "Value": OTHER_STACK}]},
+            {"ResourceArn": arn("monitoring-schedule", other)},
+        )
+        stubbed.add_response(
+            "list_data_quality_job_definitions",
+            {
+                "JobDefinitionSummaries": [
+                    {
+                        "MonitoringJobDefinitionName": definition,
+                        "MonitoringJobDefinitionArn": arn("data-quality-job-definition", definition),
+                        "CreationTime": T0,
+                        "EndpointName": ENDPOINT,
+                    }
+                ]
+            },
+            {"NameContains": PREFIX},
+        )
+        stubbed.add_response(
+            "list_tags",
+            {"Tags": [{"Key": STACK_TAG, "Value": STACK}]},
+            {"ResourceArn": arn("data-quality-job-definition", definition)},
+        )
+        stubbed.add_response("delete_data_quality_job_definition", {}, {"JobDefinitionName": definition})
+        self._nothing_deployed(stubbed, monitoring=False)
+
+        deleted = clean_up_now(aws_clients, pipeline="")
+
+        assert (deleted.monitoring_schedules, deleted.job_definitions) == ([schedule], [definition])
+
     def test_running_executions_are_stopped_and_a_deleted_state_machine_is_skipped(self, account: Account) -> None:
         train, deploy = account.state_machine(TRAIN_MACHINE), account.state_machine(DEPLOY_MACHINE)
         retired = account.state_machine(f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{PREFIX}-retired")
@@ -526,7 +595,14 @@ class TestCleanUp:
             serving_check_models(aws_clients.sagemaker, PIPELINE)
 
     @staticmethod
-    def _nothing_deployed(stubbed: Stubber) -> None:
+    def _nothing_deployed(stubbed: Stubber, *, monitoring: bool = True) -> None:
+        if monitoring:
+            stubbed.add_response(
+                "list_monitoring_schedules", {"MonitoringScheduleSummaries": []}, {"NameContains": PREFIX}
+            )
+            stubbed.add_response(
+                "list_data_quality_job_definitions", {"JobDefinitionSummaries": []}, {"NameContains": PREFIX}
+            )
         for operation, key in (
             ("list_endpoints", "Endpoints"),
             ("list_endpoint_configs", "EndpointConfigs"),
@@ -683,6 +759,8 @@ class TestCleanupHandler:
                         "Models": "1",
                         "ScalableTargets": "0",
                         "Pipelines": "0",
+                        "MonitoringSchedules": "0",
+                        "JobDefinitions": "0",
                         "StoppedExecutions": "1",
                         "Errors": "0",
                     },

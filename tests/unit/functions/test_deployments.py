@@ -1593,7 +1593,24 @@ class TestSettings:
             batch_input_prefix=BATCH_INPUT,
             poll_seconds=30,
             max_polls=120,
+            stage="single",
+            registry_account="",
+            region=REGION,
         )
+
+    def test_a_target_reads_the_registry_accounts_group_by_its_arn(self) -> None:
+        settings = Settings.from_env(
+            {**TEMPLATE_ENV, "DEPLOYMENT_STAGE": "production", "REGISTRY_ACCOUNT_ID": "111122223333"}
+        )
+        assert (settings.stage, settings.registry_account) == ("production", "111122223333")
+        assert settings.group_ref == f"arn:aws:sagemaker:{REGION}:111122223333:model-package-group/{GROUP}"
+        assert Settings.from_env(TEMPLATE_ENV).group_ref == GROUP  # single account: the group's name
+
+    def test_a_target_without_its_registry_is_refused_by_name(self) -> None:
+        with pytest.raises(ConfigurationError, match="REGISTRY_ACCOUNT_ID must be set for DEPLOYMENT_STAGE staging"):
+            Settings.from_env({**TEMPLATE_ENV, "DEPLOYMENT_STAGE": "staging"})
+        with pytest.raises(ConfigurationError, match="DEPLOYMENT_STAGE must be one of single, staging, production"):
+            Settings.from_env({**TEMPLATE_ENV, "DEPLOYMENT_STAGE": "qa"})
 
     def test_it_reads_the_process_environment_by_default(self, template_env: dict[str, str]) -> None:
         assert Settings.from_env().endpoint_name == ENDPOINT

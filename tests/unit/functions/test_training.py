@@ -339,6 +339,7 @@ class TestFinish:
             "Message": message + CONSOLE_LINK,
             "Error": "",
             "Cause": "",
+            "Mse": 4.567891,  # the dashboard's training-run MSE metric
         }
         (notification,) = team.notifications()
         assert (notification["Subject"], notification["Message"]) == (result["Subject"], result["Message"])
@@ -444,6 +445,7 @@ class TestFinish:
             "Message": f"Outcome: failed. The pipeline execution Failed: {reason}" + CONSOLE_LINK,
             "Error": "PipelineFailed",
             "Cause": reason,
+            "Mse": None,
         }
         (notification,) = team.notifications()
         assert notification["Subject"] == "Training run failed"

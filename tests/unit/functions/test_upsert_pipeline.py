@@ -52,7 +52,9 @@ DEFINITION = {
 @pytest.fixture
 def build_dir(tmp_path: Path) -> Path:
     (tmp_path / "pipeline-definition.json").write_text(json.dumps(DEFINITION))
-    (tmp_path / "image-uris.json").write_text(json.dumps({"xgboost": {REGION: "img:3.0-5"}}))
+    (tmp_path / "image-uris.json").write_text(
+        json.dumps({"xgboost": {REGION: "img:3.0-5"}, "model-monitor": {REGION: "analyzer:latest"}})
+    )
     return tmp_path
 
 
@@ -115,7 +117,7 @@ class TestUpsert:
 
     def test_a_region_without_an_image_is_named(self, build_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv("AWS_REGION", "eu-west-9")
-        with pytest.raises(ConfigurationError, match="no XGBoost image URI for region 'eu-west-9'"):
+        with pytest.raises(ConfigurationError, match="no xgboost image URI for region 'eu-west-9'"):
             PipelineSettings.from_env(build_dir)
 
     def test_a_definition_rendered_from_other_scripts_is_refused(self, build_dir: Path) -> None:

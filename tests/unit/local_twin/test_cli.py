@@ -54,6 +54,17 @@ def test_keep_running_and_a_fixed_port_are_parsed_and_a_bad_port_is_named(data_f
         parse_options(["--port", "70000", "--data", str(data_file)], environ={})
 
 
+def test_accounts_is_one_by_default_and_three_only_for_an_endpoint_without_drift(data_file: Path) -> None:
+    assert parse_options(["--data", str(data_file)], environ={}).accounts == 1
+    assert parse_options(["--accounts", "3", "--data", str(data_file)], environ={}).accounts == 3
+    with pytest.raises(UsageError, match="--accounts 3 deploys to endpoints"):
+        parse_options(["--accounts", "3", "--target", "batch", "--data", str(data_file)], environ={})
+    with pytest.raises(UsageError, match="--accounts 3 has no monitoring stage"):
+        parse_options(["--accounts", "3", "--drift", "--data", str(data_file)], environ={})
+    with pytest.raises(SystemExit):
+        parse_options(["--accounts", "2", "--data", str(data_file)], environ={})
+
+
 def test_data_comes_from_the_flag_then_the_environment_then_the_default(data_file: Path, tmp_path: Path) -> None:
     other = tmp_path / "other.csv"
     other.write_text("x\n")
@@ -135,9 +146,12 @@ def test_the_templates_rule_takes_every_state_change_of_its_group_and_no_other(s
     )
     event: Any = {
         "source": "aws.sagemaker",
+        "account": TemplateValues().account_id,
         "detail-type": "SageMaker Model Package State Change",
         "detail": {"ModelPackageGroupName": "abalone", "ModelApprovalStatus": status},
     }
     other: Any = {**event, "detail": {"ModelPackageGroupName": "another-group", "ModelApprovalStatus": status}}
+    elsewhere: Any = {**event, "account": "999999999999"}
     assert EventPattern.load(json.dumps(pattern)).matches_event(event) is matches
     assert EventPattern.load(json.dumps(pattern)).matches_event(other) is False
+    assert EventPattern.load(json.dumps(pattern)).matches_event(elsewhere) is False

@@ -36,6 +36,7 @@ def test_step_names_are_the_published_constants(definition: dict[str, Any]) -> N
     assert set(all_steps(definition)) == set(names.STEP_NAMES)
     assert [step["Name"] for step in definition["Steps"]] == [
         names.PREPROCESS_STEP,
+        names.BASELINE_STEP,
         names.TRAIN_STEP,
         names.SERVING_MODEL_STEP,
         names.TRANSFORM_STEP,
@@ -161,6 +162,50 @@ def test_the_registered_package(definition: dict[str, Any]) -> None:
     assert arguments["CustomerMetadataProperties"]["RequiresVpcConfig"] == "true"
 
 
+def test_the_data_quality_baseline_is_model_monitors_analyzer_on_the_unlabelled_train_records(
+    definition: dict[str, Any],
+) -> None:
+    step = all_steps(definition)[names.BASELINE_STEP]
+    arguments = step["Arguments"]
+
+    assert (step["Type"], step["CheckType"], step["SkipCheck"], step["RegisterNewBaseline"]) == (
+        "QualityCheck",
+        "DATA_QUALITY",
+        True,
+        True,
+    )
+    assert arguments["AppSpecification"]["ImageUri"] == "{{ModelMonitorImageUri}}"  # a token, like the XGBoost image
+    (source,) = arguments["ProcessingInputs"]
+    assert source["S3Input"]["S3Uri"] == {
+        "Get": f"Steps.{names.PREPROCESS_STEP}.ProcessingOutputConfig.Outputs['baseline'].S3Output.S3Uri"
+    }
+    assert json.loads(arguments["Environment"]["dataset_format"])["csv"]["header"] is False
+    assert arguments["NetworkConfig"] == {
+        "EnableInterContainerTrafficEncryption": True,
+        "EnableNetworkIsolation": True,
+        "VpcConfig": VPC,
+    }
+    assert arguments["ProcessingResources"]["ClusterConfig"]["VolumeKmsKeyId"] == KMS
+    assert arguments["ProcessingOutputConfig"]["KmsKeyId"] == KMS
+
+
+def test_the_package_carries_its_baseline_for_drift_checks(definition: dict[str, Any]) -> None:
+    arguments = all_steps(definition)[names.REGISTER_STEP]["Arguments"]
+    expected = {
+        "Constraints": {
+            "ContentType": "application/json",
+            "S3Uri": {"Get": f"Steps.{names.BASELINE_STEP}.CalculatedBaselineConstraints"},
+        },
+        "Statistics": {
+            "ContentType": "application/json",
+            "S3Uri": {"Get": f"Steps.{names.BASELINE_STEP}.CalculatedBaselineStatistics"},
+        },
+    }
+
+    assert arguments["DriftCheckBaselines"]["ModelDataQuality"] == expected
+    assert arguments["ModelMetrics"]["ModelDataQuality"] == expected
+
+
 def test_the_serving_model_is_isolated_in_the_vpc_and_serves_from_the_artifacts_code(
     definition: dict[str, Any],
 ) -> None:
@@ -242,6 +287,7 @@ def test_deploy_values_fill_every_token(definition: dict[str, Any]) -> None:
         kms_key_arn="arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
         model_package_group_name="abalone",
         xgboost_image_uri="141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:3.0-5",
+        model_monitor_image_uri="468650794304.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-model-monitor-analyzer",
         subnet_ids=("subnet-a", "subnet-b"),
         security_group_ids=("sg-1",),
     )

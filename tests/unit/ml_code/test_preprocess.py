@@ -20,7 +20,7 @@ def read_split(path: Path) -> pd.DataFrame:
 def test_writes_label_first_headerless_splits_of_the_raw_records(synthetic_csv: Path, tmp_path: Path) -> None:
     result = preprocess.preprocess(synthetic_csv.parent, tmp_path / "out")
 
-    assert result.rows == {"train": 140, "validation": 30, "test": 30}
+    assert result.rows == {"train": 140, "validation": 30, "test": 30, "baseline": 140}
     source = {tuple(line.split(",")) for line in synthetic_csv.read_text().split()}
     for name in preprocess.SPLITS:
         frame = read_split(result.paths[name])
@@ -32,6 +32,14 @@ def test_writes_label_first_headerless_splits_of_the_raw_records(synthetic_csv: 
         for line in result.paths[name].read_text().split():
             rings, *record = line.split(",")
             assert (*record, rings) in source
+
+
+def test_the_baseline_is_the_train_split_without_its_label(synthetic_csv: Path, tmp_path: Path) -> None:
+    """What the endpoint receives (and data capture records): the data-quality baseline is computed on that shape."""
+    result = preprocess.preprocess(synthetic_csv.parent, tmp_path / "out")
+
+    train_records = [line.partition(",")[2] for line in result.paths["train"].read_text().splitlines()]
+    assert result.paths["baseline"].read_text().splitlines() == train_records
 
 
 def test_split_is_deterministic_with_the_seed_and_changes_with_another(synthetic_csv: Path, tmp_path: Path) -> None:
@@ -120,6 +128,7 @@ def test_command_line_uses_the_arguments(synthetic_csv: Path, tmp_path: Path) ->
     out = tmp_path / "cli"
     assert preprocess.main(["--input-dir", str(synthetic_csv.parent), "--output-dir", str(out)]) == 0
     assert sorted(path.relative_to(out).as_posix() for path in out.rglob("*.csv")) == [
+        "baseline/baseline.csv",
         "test/test.csv",
         "train/train.csv",
         "validation/validation.csv",

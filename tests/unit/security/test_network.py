@@ -57,13 +57,25 @@ def test_required_endpoints_exist_with_policies(network: dict[str, Any]) -> None
     assert not without_policy
 
 
+def _branches(value: Any) -> list[dict[str, Any]]:
+    """Every statement or policy a value may be: both branches of an ``Fn::If`` (a stack role's), none of
+    ``AWS::NoValue``."""
+    if isinstance(value, dict) and "Fn::If" in value:
+        return [item for branch in value["Fn::If"][1:] for item in _branches(branch)]
+    if isinstance(value, dict) and value.get("Ref") == "AWS::NoValue":
+        return []
+    return [value] if isinstance(value, dict) else []
+
+
 def test_every_service_the_vpc_bound_roles_call_has_an_endpoint(network: dict[str, Any]) -> None:
     template = load_template(TEMPLATE_PATH)
     granted: set[str] = set()
     execution_role = template["Resources"]["SageMakerExecutionRole"]["Properties"]
-    statements = [s for p in execution_role["Policies"] for s in p["PolicyDocument"]["Statement"]]
+    policies = [b for p in execution_role["Policies"] for b in _branches(p)]
+    statements = [b for p in policies for s in p["PolicyDocument"]["Statement"] for b in _branches(s)]
     for function in resources_of_type(template, "AWS::Serverless::Function").values():
-        statements += [s for p in function["Properties"].get("Policies", []) for s in p.get("Statement", [])]
+        for policy in (b for p in function["Properties"].get("Policies", []) for b in _branches(p)):
+            statements += [b for s in policy.get("Statement", []) for b in _branches(s)]
     for statement in statements:
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
         granted |= {action.split(":")[0] for action in actions}

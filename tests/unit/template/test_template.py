@@ -249,7 +249,8 @@ def test_state_machine_history_is_encrypted_with_the_project_key(logical_id: str
     role = f"{logical_id}Role"
     assert machine["RoleArn"] == {"Fn::GetAtt": [role, "Arn"]}
     base = resources["StateMachineBasePolicy"]["Properties"]
-    assert {"Ref": role} in base["Roles"]
+    side = "TrainsModels" if logical_id == "TrainStateMachine" else "DeploysModels"
+    assert {"Fn::If": [side, {"Ref": role}, {"Ref": "AWS::NoValue"}]} in base["Roles"]
     (history,) = [
         s for s in base["PolicyDocument"]["Statement"] if s.get("Sid") == "ExecutionHistoryEncryptedWithTheProjectKey"
     ]
@@ -278,3 +279,58 @@ def test_registry_events_are_retried_then_kept_in_the_dead_letter_queue() -> Non
 def test_the_group_is_referenced_by_name_not_by_its_arn() -> None:
     # Ref on AWS::SageMaker::ModelPackageGroup returns the group's ARN; every consumer here needs the name.
     assert '{"Ref": "ModelPackageGroup"}' not in json.dumps(TEMPLATE)
+
+
+# --- monitoring -----------------------------------------------------------------------------------------------------
+def test_the_drift_alarm_watches_every_feature_of_the_schedule_the_deploy_steps_create() -> None:
+    resources = TEMPLATE["Resources"]
+    schedule = resources["DeployStepsFunction"]["Properties"]["Environment"]["Variables"]["MONITORING_SCHEDULE_NAME"]
+    alarm = resources["DataDriftAlarm"]["Properties"]
+    stats = [m["MetricStat"]["Metric"] for m in alarm["Metrics"] if "MetricStat" in m]
+
+    assert [m["MetricName"] for m in stats] == [f"feature_baseline_drift__c{i}" for i in range(8)]
+    assert all(m["Namespace"] == "aws/sagemaker/Endpoints/data-metrics" for m in stats)
+    assert all({"Name": "MonitoringSchedule", "Value": schedule} in m["Dimensions"] for m in stats)
+    (expression,) = [m for m in alarm["Metrics"] if "Expression" in m]
+    assert expression["Expression"] == "MAX([m0, m1, m2, m3, m4, m5, m6, m7])" and expression["ReturnData"] is True
+
+
+def test_the_loop_back_exists_only_when_switched_on() -> None:
+    resources = TEMPLATE["Resources"]
+    loop = [logical_id for logical_id, r in resources.items() if r.get("Condition") == "RetrainsOnDrift"]
+    assert set(loop) == {
+        "PersistentDataDriftAlarm",
+        "RetrainOnDriftRule",
+        "RetrainOnDriftRulePermission",
+        "RetrainOnDriftFunction",
+        "RetrainOnDriftLogGroup",
+    }
+    rule = resources["RetrainOnDriftRule"]["Properties"]
+    assert rule["EventPattern"]["resources"] == [{"Fn::GetAtt": ["PersistentDataDriftAlarm", "Arn"]}]
+    assert rule["EventPattern"]["detail"] == {"state": {"value": ["ALARM"]}}
+    assert rule["Targets"][0]["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": ["DeploymentEventsDeadLetterQueue", "Arn"]}}
+    persistent = resources["PersistentDataDriftAlarm"]["Properties"]
+    assert persistent["EvaluationPeriods"] == persistent["DatapointsToAlarm"] == {"Ref": "DriftRunsBeforeRetraining"}
+
+
+def test_the_dashboard_is_one_page_of_valid_widgets_naming_the_stacks_alarms() -> None:
+    body = TEMPLATE["Resources"]["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    alarm_ids = set(resources_of_type(TEMPLATE, "AWS::CloudWatch::Alarm")) - {"PersistentDataDriftAlarm"}
+    text = re.sub(r"\$\{([A-Za-z0-9:.]+)\}", lambda m: "0.1" if m.group(1) == "DriftAlarmThreshold" else "X", body)
+
+    dashboard = json.loads(text)
+
+    titles = [w["properties"]["title"] for w in dashboard["widgets"]]
+    assert titles == [
+        "Training runs and their test MSE",
+        "Deployments and the live model version",
+        "Failures and alarms",
+        "Endpoint traffic, latency and errors",
+        "Baseline drift per feature (Model Monitor)",
+    ]
+    names = {
+        TEMPLATE["Resources"][alarm]["Properties"]["AlarmName"]["Fn::Sub"].removeprefix("${ResourceNamePrefix}-")
+        for alarm in alarm_ids
+    }
+    named = set(re.findall(r":alarm:\$\{ResourceNamePrefix\}-([a-z0-9-]+)", body))
+    assert named == names  # every alarm (the conditional loop-back one excepted) is on the page, by name
