@@ -13,6 +13,7 @@ BUILD := build
 DEFINITION := $(BUILD)/pipeline-definition.json
 BUILT := .aws-sam/build/.built# stamp of the last `sam build` (see "SAM" below)
 LAMBDA_RUNTIME := $(BUILD)/lambda-runtime# python3.13 and the runtime's boto3 (see "SAM" below)
+CHROMIUM := /usr/bin/chromium# the e2e tier's headless browser (see `make chromium`)
 ARGS ?=
 
 .PHONY: help
@@ -93,7 +94,6 @@ test: lint $(DEFINITION) $(BUILT) $(LAMBDA_RUNTIME)/.installed security $(CHROMI
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: the suite is broken" >&2; fi; exit $$rc
 
 # The e2e tier opens report.html in Debian's headless chromium (Playwright drives it; no browser download).
-CHROMIUM := /usr/bin/chromium
 $(CHROMIUM):
 	$(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive sh -c \
 		'apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium >/dev/null'

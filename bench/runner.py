@@ -35,7 +35,10 @@ from bench.paths import BUILD_DIR, REPO_ROOT, RESULTS_PATH, BenchError, run_time
 
 DOCS_PATH = REPO_ROOT / "docs" / "performance.md"  # holds the bench:table block
 
-MAKE_TEST_SPEC = FigureSpec("make_test.wall", "s", description="`make test`: lint, security gates, every test tier")
+MAKE_TEST_GOAL_SECONDS = 300.0  # issue 16: five minutes on a 2-core machine
+MAKE_TEST_SPEC = FigureSpec(
+    "make_test.wall", "s", MAKE_TEST_GOAL_SECONDS, description="`make test`: lint, security gates, every test tier"
+)
 
 
 @dataclass

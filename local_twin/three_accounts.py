@@ -153,19 +153,15 @@ class ThreeAccountRun(LocalRun):
         return self.deploy_executions_in(STAGING, since)
 
     def settle(self) -> None:
-        """Until every event is handled and no target's deploy execution runs (each registry change -- the staging
-        smoke test's metadata too -- reaches both reconcilers)."""
+        """Until every event is handled and no execution runs (each registry change -- the staging smoke test's
+        metadata too -- reaches both reconcilers, and each deploy execution's end reconciles once more): twice in a
+        row, as an ending execution hands its end event on before it counts as ended."""
         for _ in range(SETTLE_POLLS):
             self.aws.lambdas.wait_for_async()
-            running = [
-                e
-                for role in (STAGING, PRODUCTION)
-                for e in self.aws.client("stepfunctions", self.accounts[role]).list_executions(
-                    stateMachineArn=self.stacks[role].ref("DeployStateMachine"), statusFilter="RUNNING"
-                )["executions"]
-            ]
-            if not running:
-                return
+            if not self.aws.executions.running():
+                self.aws.lambdas.wait_for_async()
+                if not self.aws.executions.running():
+                    return
             time.sleep(0.25)
         raise StageError("the target accounts' deploy executions did not settle")
 

@@ -1,5 +1,5 @@
-"""The deployment functions: the reconciler (EventBridge: any model-registry event of the stack's group) and the
-deploy state machine's steps (plan, gate, check, finish)."""
+"""The deployment functions: the reconciler (EventBridge: any model-registry event of the stack's group, and the end
+of each succeeded deploy execution) and the deploy state machine's steps (plan, gate, check, finish)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,10 @@ from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from deployments import steps
-from deployments.events import InvalidEvent, parse_state_change
+from deployments.events import InvalidEvent, parse_trigger
 from deployments.models import (
     CheckRequest,
+    ExecutionStatusChange,
     FinishRequest,
     GateRequest,
     MonitorRequest,
@@ -42,19 +43,28 @@ def _record(outcome: Outcome) -> None:
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE)
 @metrics.log_metrics
 def reconcile_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """A registry event is a reason to compare the registry with what is deployed; it is trusted for nothing else."""
+    """A registry event, or a deploy execution that ended, is a reason to compare the registry with what is
+    deployed; it is trusted for nothing else."""
     settings = Settings.from_env()
+    state_machine_arn = shared_settings.text("DEPLOY_STATE_MACHINE_ARN")
     # The registry's account: this stack's own, or (a staging / production stack) the registry account's.
     account = os.environ.get("REGISTRY_ACCOUNT_ID") or context.invoked_function_arn.split(":")[4]
     try:
-        change = parse_state_change(event, group=settings.group, account=account, region=os.environ["AWS_REGION"])
+        trigger = parse_trigger(
+            event,
+            group=settings.group,
+            account=account,
+            region=os.environ["AWS_REGION"],
+            state_machine_arn=state_machine_arn,
+        )
     except InvalidEvent as error:
         _record(Outcome("rejected-input", str(error)))
         raise  # after Lambda's retries, the event is kept in the function's dead-letter queue
+    after = f"ended:{trigger.detail.name} " if isinstance(trigger, ExecutionStatusChange) else ""
     outcome = reconcile(
         settings,
-        state_machine_arn=shared_settings.text("DEPLOY_STATE_MACHINE_ARN"),
-        trigger=f"event:{change.id} request:{context.aws_request_id}",
+        state_machine_arn=state_machine_arn,
+        trigger=f"{after}event:{trigger.id} request:{context.aws_request_id}",
         sagemaker=boto3.client("sagemaker"),
         sfn=boto3.client("stepfunctions"),
     )

@@ -1,4 +1,5 @@
-"""Refuse what is not a model-registry event of this stack, with one sentence that says what it is instead."""
+"""The reconciler's two triggers, checked: a model-registry event of this stack's group, or the end of one of its
+deploy executions. Anything else is refused with one sentence that says what it is instead."""
 
 from __future__ import annotations
 
@@ -6,13 +7,14 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.parser import ValidationError, parse
 
-from deployments.models import ModelPackageStateChange
+from deployments.models import ExecutionStatusChange, ModelPackageStateChange
 from mlops_shared import arns
 from mlops_shared.problems import describe
 
 
 class InvalidEvent(ValueError):
-    """The event is not a "SageMaker Model Package State Change" of this stack's group, account and region."""
+    """The event is neither a "SageMaker Model Package State Change" of this stack's group, account and region nor
+    a "Step Functions Execution Status Change" of its deploy state machine's succeeded executions."""
 
 
 def _envelope(event: Any) -> str | None:
@@ -63,3 +65,33 @@ def parse_state_change(event: Any, *, group: str, account: str, region: str) -> 
             f"stack's region {region}"
         )
     return change
+
+
+def parse_execution_end(event: Any, *, state_machine_arn: str) -> ExecutionStatusChange:
+    """The event, checked: one of this stack's deploy executions, and it succeeded (the rule's pattern). A failed
+    one is refused: reconciling after it would retry the same transition at once, and again after that."""
+    try:
+        ended: ExecutionStatusChange = parse(event=event, model=ExecutionStatusChange)
+    except ValidationError as error:
+        problems = describe(error.errors(), whole="event")
+        raise InvalidEvent(f"not a Step Functions Execution Status Change event: {problems}") from None
+    if ended.detail.state_machine_arn != state_machine_arn:
+        raise InvalidEvent(
+            f"the event is for state machine {ended.detail.state_machine_arn}; this stack deploys with "
+            f"{state_machine_arn}"
+        )
+    if ended.detail.status != "SUCCEEDED":
+        raise InvalidEvent(
+            f"execution {ended.detail.name} is {ended.detail.status}: only a succeeded deploy execution is a reason "
+            "to reconcile (a failed transition is retried by the next registry change)"
+        )
+    return ended
+
+
+def parse_trigger(
+    event: Any, *, group: str, account: str, region: str, state_machine_arn: str
+) -> ModelPackageStateChange | ExecutionStatusChange:
+    """Which trigger the event is, by its ``source``, then checked as that trigger."""
+    if isinstance(event, dict) and event.get("source") == "aws.states":
+        return parse_execution_end(event, state_machine_arn=state_machine_arn)
+    return parse_state_change(event, group=group, account=account, region=region)

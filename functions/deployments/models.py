@@ -45,6 +45,27 @@ class ModelPackageStateChange(EventBridgeModel):
     detail: ModelPackageDetail
 
 
+class ExecutionStatusDetail(BaseModel):
+    """The fields of a "Step Functions Execution Status Change" detail that say which execution ended, and how."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    execution_arn: str = Field(
+        ..., alias="executionArn", pattern=r"^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:execution:"
+    )
+    state_machine_arn: str = Field(
+        ..., alias="stateMachineArn", pattern=r"^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:"
+    )
+    name: str = Field(..., min_length=1, max_length=80)
+    status: Literal["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE"]
+
+
+class ExecutionStatusChange(EventBridgeModel):
+    source: Literal["aws.states"]
+    detail_type: Literal["Step Functions Execution Status Change"] = Field(..., alias="detail-type")
+    detail: ExecutionStatusDetail
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

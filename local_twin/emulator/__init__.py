@@ -176,6 +176,7 @@ def start(
             runtime=Runtime(),
             monitoring=Monitoring(),
             alarms=Alarms(),
+            executions=stepfunctions.ExecutionWorkers(),
         )
         eventbridge.DELIVERIES.clear()
         core.activate(emulator)

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from local_twin.emulator.monitoring import Monitoring
     from local_twin.emulator.runtime import Runtime
     from local_twin.emulator.sagemaker import Deployments, ModelPackageEvents, PipelineExecutions
+    from local_twin.emulator.stepfunctions import ExecutionWorkers
 
 
 @dataclass
@@ -37,7 +38,9 @@ class Emulator:
     - ``runtime``: which local serving container answers an endpoint's InvokeEndpoint (``runtime.serve(endpoint,
       url)``), and its data capture (sampling and clock injectable);
     - ``monitoring``: Model Monitor schedules; ``monitoring.run_now(schedule)`` runs an execution at once;
-    - ``alarms``: CloudWatch alarm evaluation (clock injectable) and the state changes it acted on.
+    - ``alarms``: CloudWatch alarm evaluation (clock injectable) and the state changes it acted on;
+    - ``executions``: the Step Functions executions whose interpreter is still at work (a stopped one finishes its
+      state first).
     """
 
     url: str
@@ -52,6 +55,7 @@ class Emulator:
     runtime: Runtime
     monitoring: Monitoring
     alarms: Alarms
+    executions: ExecutionWorkers
     notes: list[str] = field(default_factory=list)
     # Assumed-role credentials by (role ARN, session name); shared by every view of the emulator (see in_account).
     _credentials: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict, repr=False)

@@ -49,9 +49,10 @@ import subprocess
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -362,6 +363,7 @@ class LambdaRuntime:
         self._logs: dict[str, IO[bytes]] = {}
         self._lock = threading.Lock()
         self._async: list[threading.Thread] = []
+        self._delivering = 0  # events on their way to invoke_async (see delivering)
         self._closed = False
 
     def register(self, spec: FunctionSpec) -> None:
@@ -541,8 +543,10 @@ class LambdaRuntime:
         )
         thread.daemon = True
         with self._lock:
+            # Started under the lock: a registered thread that has not started yet is not alive, so another caller's
+            # clean-up below would drop it and wait_for_async would not wait for it.
             self._async = [t for t in self._async if t.is_alive()] + [thread]
-        thread.start()
+            thread.start()
         return request_id
 
     def _run_async(self, spec: FunctionSpec, payload: bytes, request_id: str, accepted: float) -> None:
@@ -573,17 +577,38 @@ class LambdaRuntime:
         }
         self.send_to_dead_letter_queue(spec.dead_letter_arn, payload.decode(), attributes)
 
+    @contextmanager
+    def delivering(self) -> Iterator[None]:
+        """An event is on its way to :meth:`invoke_async` (a service changed state and its event is being routed):
+        :meth:`wait_for_async` waits for it too, so "nothing is running" is never read between the change and the
+        invocation it causes."""
+        with self._lock:
+            self._delivering += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._delivering -= 1
+
     def wait_for_async(self, timeout: float = 60.0) -> None:
-        """Block until every asynchronous invocation accepted so far has finished (tests, and the end of a run)."""
+        """Block until every asynchronous invocation accepted (or being delivered) so far has finished (tests, and
+        the end of a run)."""
         deadline = time.monotonic() + timeout
         while True:
             with self._lock:
                 running = [t for t in self._async if t.is_alive()]
-            if not running:
+                delivering = self._delivering
+            if not running and not delivering:
                 return
             if time.monotonic() > deadline:
-                raise TimeoutError(f"{len(running)} asynchronous invocations still running after {timeout} s")
-            running[0].join(timeout=max(0.0, deadline - time.monotonic()))
+                raise TimeoutError(
+                    f"{len(running)} asynchronous invocations still running, {delivering} being delivered, "
+                    f"after {timeout} s"
+                )
+            if running:
+                running[0].join(timeout=max(0.0, deadline - time.monotonic()))
+            else:
+                time.sleep(0.005)
 
     def close(self) -> None:
         with self._lock:

@@ -12,6 +12,14 @@ interpreter signs every task's call with fixed keys (``ak``), which act in the d
 another account would invoke the default account's functions. Here a task of a machine whose role lives in another
 account calls with that role's assumed-role credentials (the default account keeps moto's keys).
 
+Executions send "Step Functions Execution Status Change" events to their account's default event bus, as Standard
+workflows do (Step Functions developer guide, "EventBridge (CloudWatch Events) for Step Functions execution status
+changes", whose examples give the shape): one when an execution starts (``RUNNING``) and one when it ends
+(``SUCCEEDED``, ``FAILED``, ``TIMED_OUT``, ``ABORTED``); the ``detail`` "provides the same information as the
+DescribeExecution API" (dates in epoch milliseconds, ``input`` and ``output`` as JSON text, ``output`` null unless it
+succeeded). The end event is sent after the status changed, so whoever it reaches reads the execution as ended; moto
+sends none.
+
 Also: an unnamed StartExecution gets a UUID name (moto names it "None"); ``$$.Execution.StartTime`` is the ISO 8601
 string AWS gives (moto leaves a datetime, which breaks Tags and States.Format); ``aws-sdk:applicationautoscaling`` is
 mapped to boto3's ``application-autoscaling``.
@@ -19,6 +27,8 @@ mapped to boto3's ``application-autoscaling``.
 
 from __future__ import annotations
 
+import json
+import threading
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -26,6 +36,7 @@ from typing import Any
 
 import boto3
 from botocore.exceptions import ClientError
+from moto.events.models import events_backends
 from moto.stepfunctions.parser.api import HistoryEventType, LambdaFunctionFailedEventDetails, TaskFailedEventDetails
 from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
 from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEvent
@@ -54,11 +65,14 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task_lambda import StateTaskLambda
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 from moto.stepfunctions.parser.asl.utils import boto_client as moto_boto_client
+from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication, Execution
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
 from local_twin.emulator import core
 from local_twin.emulator.error_names import function_error, optimised_error, sdk_error
+
+STATUS_CHANGE_DETAIL_TYPE = "Step Functions Execution Status Change"
 
 # The interpreter's modules that import boto_client_for by name: each gets the account-aware version.
 _CLIENT_USERS = (
@@ -170,6 +184,103 @@ def _wrap_boto_client_for(original: Callable[..., Any]) -> Callable[..., Any]:
     return boto_client_for
 
 
+def _epoch_milliseconds(moment: datetime | None) -> int | None:
+    return None if moment is None else int(moment.timestamp() * 1000)
+
+
+def status_change_detail(execution: Execution, status: str) -> dict[str, Any]:
+    """The event's ``detail``: DescribeExecution's fields, as the guide's examples show them."""
+    detail: dict[str, Any] = {
+        "executionArn": execution.exec_arn,
+        "stateMachineArn": execution.state_machine.arn,
+        "name": execution.name,
+        "status": status,
+        "startDate": _epoch_milliseconds(execution.start_date),
+        "stopDate": _epoch_milliseconds(execution.stop_date) if status != "RUNNING" else None,
+        "input": json.dumps(execution.input_data, separators=(",", ":")),
+        "output": json.dumps(execution.output, separators=(",", ":")) if status == "SUCCEEDED" else None,
+    }
+    if status == "FAILED":
+        detail["error"], detail["cause"] = execution.error, execution.cause
+    return detail
+
+
+def _send_status_change(execution: Execution, status: str) -> None:
+    bus = events_backends[execution.account_id][execution.region_name]
+    bus.put_events(
+        [
+            {
+                "Source": "aws.states",
+                "DetailType": STATUS_CHANGE_DETAIL_TYPE,
+                "Detail": json.dumps(status_change_detail(execution, status)),
+                "Resources": [execution.exec_arn],
+                "EventBusName": "default",
+            }
+        ]
+    )
+
+
+class ExecutionWorkers:
+    """The executions whose interpreter is still at work.
+
+    StopExecution makes an execution ``ABORTED`` at once, but the state it is in finishes first ("a stop takes effect
+    between states": a Task's call already made still lands). Whoever empties the account after stopping executions
+    waits for :meth:`wait_until_idle`, or a stopped execution's last call would land in what comes next.
+    """
+
+    def __init__(self) -> None:
+        self._running: set[str] = set()
+        self._changed = threading.Condition()
+
+    def _started(self, execution_arn: str) -> None:
+        with self._changed:
+            self._running.add(execution_arn)
+
+    def _ended(self, execution_arn: str) -> None:
+        with self._changed:
+            self._running.discard(execution_arn)
+            self._changed.notify_all()
+
+    def running(self) -> list[str]:
+        with self._changed:
+            return sorted(self._running)
+
+    def wait_until_idle(self, timeout: float = 60.0) -> None:
+        """Block until no execution's interpreter runs (every one ended, its end event sent)."""
+        with self._changed:
+            if not self._changed.wait_for(lambda: not self._running, timeout):
+                raise TimeoutError(f"executions still at work after {timeout} s: {', '.join(sorted(self._running))}")
+
+
+def _wrap_execution_start(original: Callable[..., None]) -> Callable[..., None]:
+    def start(self: Execution) -> None:
+        workers = core.active().executions
+        workers._started(self.exec_arn)  # before the interpreter's thread starts: it may end at once
+        try:
+            original(self)
+        except BaseException:
+            workers._ended(self.exec_arn)
+            raise
+        _send_status_change(self, "RUNNING")
+
+    return start
+
+
+def _wrap_terminated(original: Callable[..., None]) -> Callable[..., None]:
+    def terminated(self: BaseExecutionWorkerCommunication) -> None:
+        emulator = core.active()
+        # Counted from before the status changes until the event's Lambda invocations are accepted, so a waiter never
+        # reads "ended, and nothing more to come" in between.
+        try:
+            with emulator.lambdas.delivering():
+                original(self)
+                _send_status_change(self.execution, str(self.execution.status))
+        finally:
+            emulator.executions._ended(self.execution.exec_arn)
+
+    return terminated
+
+
 def patches() -> list[tuple[Any, str, Any]]:
     boto_client_for = _wrap_boto_client_for(moto_boto_client.boto_client_for)
     return [
@@ -193,6 +304,12 @@ def patches() -> list[tuple[Any, str, Any]]:
             "_get_evaluation_environment",
             _wrap_evaluation_environment(ExecutionWorker._get_evaluation_environment),
         ),
+        (Execution, "start", _wrap_execution_start(Execution.start)),
+        (
+            BaseExecutionWorkerCommunication,
+            "terminated",
+            _wrap_terminated(BaseExecutionWorkerCommunication.terminated),
+        ),
     ]
 
 
@@ -212,6 +329,8 @@ def compatibility_problems() -> list[str]:
         StateTaskLambda: ("_from_error",),
         StepFunctionsParserBackend: ("start_execution",),
         ExecutionWorker: ("_get_evaluation_environment",),
+        Execution: ("start",),
+        BaseExecutionWorkerCommunication: ("terminated", "_reflect_execution_status"),
     }
     for cls, attributes in expected.items():
         problems.extend(f"{cls.__name__}.{a} is gone" for a in attributes if not hasattr(cls, a))

@@ -151,31 +151,31 @@ class TestStack:
         raise AssertionError(f"execution {execution_arn} still RUNNING after {SETTLE_CHECKS} checks")
 
     def settle(self) -> list[dict[str, Any]]:
-        """Wait until every event was handled and every execution it started ended; the deploy executions, described."""
+        """Wait until every event was handled and every execution it started ended; the deploy executions, described.
+
+        Twice in a row "no invocation, no interpreter at work": an execution that ends hands its end event to the
+        reconciler before it counts as ended, and an invocation that starts an execution registers it before it ends.
+        """
         for _ in range(SETTLE_CHECKS):
             self.aws.lambdas.wait_for_async()
-            running = [
-                e
-                for m in (self.train_machine, self.deploy_machine)
-                for e in self.executions(m)
-                if e["status"] == "RUNNING"
-            ]
-            if not running:
+            if not self.aws.executions.running():
                 self.aws.lambdas.wait_for_async()
-                if not [e for e in self.executions() if e["status"] == "RUNNING"]:
+                if not self.aws.executions.running():
                     sfn = self.client("stepfunctions")
                     return [dict(sfn.describe_execution(executionArn=e["executionArn"])) for e in self.executions()]
             time.sleep(0.02)
         raise AssertionError(f"the stack did not settle within {SETTLE_CHECKS} checks")
 
     def settle_stopped(self) -> None:
-        """Wait until the stopped executions' workers are done (a stop takes effect between states)."""
+        """Wait until the stopped executions' interpreters are done: a stop takes effect between states, so a Task's
+        call already made still lands (in the next test's account, if nobody waited)."""
         until(
             lambda: all(
                 e["status"] != "RUNNING" for m in (self.train_machine, self.deploy_machine) for e in self.executions(m)
             ),
             "executions stopped",
         )
+        self.aws.executions.wait_until_idle()
 
     def history(self, execution_arn: str) -> list[dict[str, Any]]:
         events: list[dict[str, Any]] = self.client("stepfunctions").get_execution_history(

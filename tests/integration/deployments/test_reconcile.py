@@ -192,3 +192,26 @@ def test_a_pending_registration_starts_nothing(stack: TestStack) -> None:
     stack.register("PendingManualApproval")
     assert stack.settle() == []
     assert reconcile_outcomes(stack) == ["no-change"]
+
+
+def test_an_execution_that_stood_down_hands_over_when_it_ends(stack: TestStack) -> None:
+    """An event that finds the transition's execution running leaves the work to it; if that execution read the
+    registry before the event's change, its end (Step Functions' status-change event) is what reconciles again."""
+    # GIVEN v1 Approved, with the registry's events reaching no one -- as when the reconciler found an execution
+    # running and left it the work -- and v2 Rejected
+    rule = stack.stack.ref("ModelRegistryRule")
+    events = stack.client("events")
+    events.disable_rule(Name=rule)
+    try:
+        v1 = stack.register("Approved")
+        v2 = stack.register("Rejected")
+    finally:
+        events.enable_rule(Name=rule)
+    # WHEN an execution started for v2 (Approved when its reconciler read the registry) plans, stands down and ends
+    stood_down = stack.start(stack.deploy_machine, "deploy-v2-read-too-early", {"ModelPackageArn": v2})
+    executions = stack.settle()
+    # THEN its end is a reason to reconcile: v1, the highest Approved, goes live
+    assert stack.finish(stood_down)["Outcome"] == "StoodDown"
+    assert stack.live_package() == v1
+    assert [(e["name"].split("-")[1], e["status"]) for e in executions] == [("v2", "SUCCEEDED"), ("v1", "SUCCEEDED")]
+    assert reconcile_outcomes(stack) == ["started", "no-change"]  # after each end: v1's, then nothing left to do

@@ -78,10 +78,12 @@ class Accounts:
     def settle(self) -> None:
         def settled() -> bool:
             self.aws.lambdas.wait_for_async()
-            return all(e["status"] != "RUNNING" for role in (STAGING, PRODUCTION) for e in self.deploy_executions(role))
+            if self.aws.executions.running():
+                return False
+            self.aws.lambdas.wait_for_async()  # what the last executions' end events started
+            return not self.aws.executions.running()
 
         poll(settled, "the target accounts' events and executions")
-        self.aws.lambdas.wait_for_async()
 
 
 @pytest.fixture(scope="module")

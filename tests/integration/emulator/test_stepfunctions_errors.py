@@ -1,7 +1,7 @@
 """The error names Step Functions reports for Task states (local_twin.emulator.stepfunctions; the rules and their
 sources: docs/reliability.md, "Error names"), as a failed execution's ``error`` / ``cause`` and as a Catch's
 ResultPath sees them; and what AWS gives an execution that moto does not (a UUID name, an ISO 8601
-``$$.Execution.StartTime``).
+``$$.Execution.StartTime``, "Step Functions Execution Status Change" events).
 
 AWS errors are injected with ``aws.faults.api_error`` into the very calls the interpreter makes to the emulated APIs.
 """
@@ -282,3 +282,112 @@ def test_the_execution_start_time_in_the_context_object_is_an_iso_8601_string(re
     output = json.loads(execution["output"])
     assert isinstance(output["start"], str) and ISO_UTC.match(output["start"]), output
     assert output["label"] == f"run-{output['start']}"
+
+
+# --- "Step Functions Execution Status Change" events ----------------------------------------------------------------
+STATUS_CHANGE = "Step Functions Execution Status Change"
+ORDER = ["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"]
+
+
+def inbox_for(resources: Resources, machine: str) -> str:
+    """A queue that an ENABLED rule for the machine's status changes on the default bus targets: its URL."""
+    url, queue_arn = resources.queue()
+    resources.rule(
+        {"source": ["aws.states"], "detail-type": [STATUS_CHANGE], "detail": {"stateMachineArn": [machine]}},
+        [{"Id": "inbox", "Arn": queue_arn}],
+    )
+    return url
+
+
+def received(resources: Resources, url: str, count: int) -> list[dict[str, Any]]:
+    """The events, start first (EventBridge does not promise an order)."""
+    events = [json.loads(message["Body"]) for message in resources.receive(url, count)]
+    return sorted(events, key=lambda event: ORDER.index(event["detail"]["status"]))
+
+
+def test_an_execution_sends_its_start_and_its_end_with_describe_executions_fields(
+    aws: Emulator, resources: Resources
+) -> None:
+    machine = resources.state_machine(
+        {"StartAt": "Done", "States": {"Done": {"Type": "Pass", "Result": {"ok": True}, "End": True}}}
+    )
+    inbox = inbox_for(resources, machine)
+    sfn = aws.client("stepfunctions")
+    arn = sfn.start_execution(stateMachineArn=machine, name="status-events", input='{"a": 1}')["executionArn"]
+
+    started, ended = received(resources, inbox, 2)
+
+    described = sfn.describe_execution(executionArn=arn)
+    for event in (started, ended):
+        assert (event["source"], event["detail-type"], event["account"], event["region"]) == (
+            "aws.states",
+            STATUS_CHANGE,
+            ACCOUNT_ID,
+            aws.region,
+        )
+        assert event["resources"] == [arn]
+        assert {key: event["detail"][key] for key in ("executionArn", "stateMachineArn", "name")} == {
+            "executionArn": arn,
+            "stateMachineArn": machine,
+            "name": "status-events",
+        }
+        assert json.loads(event["detail"]["input"]) == {"a": 1}
+        assert event["detail"]["startDate"] == int(described["startDate"].timestamp() * 1000)
+    assert (started["detail"]["status"], started["detail"]["stopDate"], started["detail"]["output"]) == (
+        "RUNNING",
+        None,
+        None,
+    )
+    assert ended["detail"]["status"] == "SUCCEEDED"
+    assert ended["detail"]["stopDate"] == int(described["stopDate"].timestamp() * 1000)
+    assert json.loads(ended["detail"]["output"]) == json.loads(described["output"]) == {"ok": True}
+
+
+def test_a_failed_execution_sends_failed_with_its_error_and_no_output(resources: Resources) -> None:
+    machine = resources.state_machine(
+        {"StartAt": "Boom", "States": {"Boom": {"Type": "Fail", "Error": "Broken", "Cause": "on purpose"}}}
+    )
+    inbox = inbox_for(resources, machine)
+    resources.aws.client("stepfunctions").start_execution(stateMachineArn=machine)
+
+    _, ended = received(resources, inbox, 2)
+
+    detail = ended["detail"]
+    assert (detail["status"], detail["error"], detail["cause"], detail["output"]) == (
+        "FAILED",
+        "Broken",
+        "on purpose",
+        None,
+    )
+
+
+def test_a_stopped_execution_sends_aborted(aws: Emulator, resources: Resources) -> None:
+    machine = resources.state_machine(
+        {"StartAt": "Wait", "States": {"Wait": {"Type": "Wait", "Seconds": 60, "End": True}}}
+    )
+    inbox = inbox_for(resources, machine)
+    sfn = aws.client("stepfunctions")
+    arn = sfn.start_execution(stateMachineArn=machine)["executionArn"]
+    sfn.stop_execution(executionArn=arn, cause="by hand")
+
+    _, ended = received(resources, inbox, 2)
+
+    assert ended["detail"]["status"] == "ABORTED"
+    assert ended["detail"]["executionArn"] == arn
+
+
+def test_an_execution_is_at_work_until_its_interpreter_ends_even_once_stopped(
+    aws: Emulator, resources: Resources
+) -> None:
+    machine = resources.state_machine(
+        {"StartAt": "Wait", "States": {"Wait": {"Type": "Wait", "Seconds": 60, "End": True}}}
+    )
+    sfn = aws.client("stepfunctions")
+    arn = sfn.start_execution(stateMachineArn=machine)["executionArn"]
+    assert arn in aws.executions.running()
+
+    sfn.stop_execution(executionArn=arn)
+    aws.executions.wait_until_idle(timeout=30)
+
+    assert arn not in aws.executions.running()
+    assert sfn.describe_execution(executionArn=arn)["status"] == "ABORTED"

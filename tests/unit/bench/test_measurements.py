@@ -187,7 +187,7 @@ def test_twin_figures_from_its_summary() -> None:
         "local_twin.endpoint.pipeline_step.TrainAbaloneModel": 12.845,
         "model.test_mse": 4.5698,
     }
-    assert twin.end_to_end_spec("endpoint").goal == 20.0 and twin.end_to_end_spec("batch").goal is None
+    assert twin.end_to_end_spec("endpoint").goal == 12.0 and twin.end_to_end_spec("batch").goal is None
 
 
 def test_a_failed_twin_run_is_an_error_naming_the_stage() -> None:

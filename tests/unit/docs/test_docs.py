@@ -8,6 +8,7 @@ the Makefile; every template parameter is documented in docs/configuration.md.
 from __future__ import annotations
 
 import re
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -154,6 +155,23 @@ def test_the_makefile_parser_finds_rules_and_skips_variables() -> None:
     targets = makefile_targets(REPO / "Makefile")
     assert {"local", "test", "build", "bench", "build-SharedLayer"} <= targets
     assert not {"SHELL", "PYTHON", "VENV", "BUILT"} & targets
+
+
+def test_make_test_sets_up_every_tier_it_runs() -> None:
+    """A prerequisite is expanded when make reads the rule: a variable defined below the rule would expand to nothing
+    and the tier it installs (the e2e tier's chromium, once) would be silently skipped on a fresh machine."""
+    database = subprocess.run(["make", "-pnq", "-C", str(REPO)], capture_output=True, text=True, check=False).stdout
+    rule = re.search(r"^test: (.*)$", database, re.MULTILINE)
+    assert rule, "make's database has no rule for test"
+    prerequisites = set(rule.group(1).split())
+    assert {
+        "lint",
+        "build/pipeline-definition.json",
+        ".aws-sam/build/.built",
+        "build/lambda-runtime/.installed",
+        "security",
+        "/usr/bin/chromium",
+    } <= prerequisites, prerequisites
 
 
 @pytest.mark.parametrize("document", DOCUMENTS, ids=_relative)

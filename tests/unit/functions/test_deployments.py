@@ -30,8 +30,8 @@ from moto.stepfunctions.models import stepfunctions_backends
 from pydantic import ValidationError
 
 from deployments import app, steps
-from deployments.events import InvalidEvent, parse_state_change
-from deployments.models import ModelPackageStateChange
+from deployments.events import InvalidEvent, parse_execution_end, parse_state_change, parse_trigger
+from deployments.models import ExecutionStatusChange, ModelPackageStateChange
 from deployments.reconcile import Outcome, reconcile
 from deployments.settings import NoApprovedPolicy, Settings, deployment_config
 from deployments.transforms import job_base
@@ -433,6 +433,46 @@ class TestParseStateChange:
         approved["detail"]["ModelPackageArn"] = "abalone/2"
         with pytest.raises(InvalidEvent, match=r"detail\.ModelPackageArn: String should match pattern"):
             parse(approved)
+
+
+# ======================================================================================================================
+# events.parse_execution_end: the reconciler's second trigger
+# ======================================================================================================================
+@pytest.fixture
+def ended(load_event: LoadEvent) -> dict[str, Any]:
+    return load_event("deployments/deploy-execution-succeeded.json")
+
+
+class TestParseExecutionEnd:
+    def test_a_succeeded_deploy_execution_of_this_stack_is_parsed(self, ended: dict[str, Any]) -> None:
+        trigger = parse_trigger(ended, group=GROUP, account=ACCOUNT, region=REGION, state_machine_arn=DEPLOY_MACHINE)
+
+        assert isinstance(trigger, ExecutionStatusChange)
+        assert trigger.detail.name == "deploy-v3-433dae17cb47003f6bf6"
+        assert trigger.detail.status == "SUCCEEDED"
+
+    def test_a_registry_event_is_still_a_registry_event(self, approved: dict[str, Any]) -> None:
+        trigger = parse_trigger(approved, group=GROUP, account=ACCOUNT, region=REGION, state_machine_arn=DEPLOY_MACHINE)
+        assert isinstance(trigger, ModelPackageStateChange)
+
+    @pytest.mark.parametrize("status", ["FAILED", "TIMED_OUT", "ABORTED", "RUNNING"])
+    def test_an_execution_that_did_not_succeed_is_refused_and_says_why(
+        self, ended: dict[str, Any], status: str
+    ) -> None:
+        ended["detail"]["status"] = status
+        with pytest.raises(InvalidEvent, match=f"is {status}: only a succeeded deploy execution"):
+            parse_execution_end(ended, state_machine_arn=DEPLOY_MACHINE)
+
+    def test_another_state_machine_is_refused(self, ended: dict[str, Any]) -> None:
+        train = DEPLOY_MACHINE.replace("-deploy", "-train")
+        ended["detail"]["stateMachineArn"] = train
+        with pytest.raises(InvalidEvent, match=f"for state machine {train}; this stack deploys with"):
+            parse_execution_end(ended, state_machine_arn=DEPLOY_MACHINE)
+
+    def test_a_missing_field_is_named(self, ended: dict[str, Any]) -> None:
+        del ended["detail"]["executionArn"]
+        with pytest.raises(InvalidEvent, match=r"not a Step Functions Execution Status Change event: .*executionArn"):
+            parse_execution_end(ended, state_machine_arn=DEPLOY_MACHINE)
 
 
 # --- property: whatever is done to a valid event, the parser says "this package" or InvalidEvent, nothing else --------
@@ -1729,6 +1769,38 @@ class TestHandlers:
             "ExecutionArn": f"arn:aws:states:{REGION}:{ACCOUNT}:execution:{PREFIX}-deploy:{name}",
         }
         assert world.executions()[name]["Trigger"] == (f"event:{event['id']} request:{lambda_context.aws_request_id}")
+
+    def test_reconcile_handler_deploys_after_an_execution_stood_down_for_a_version_since_rejected(
+        self, world: World, load_event: LoadEvent, lambda_context: Any
+    ) -> None:
+        # GIVEN v3 Approved and nothing live: deploy-v3 ran, stood down for v4 (then Approved, since rejected) and
+        # SUCCEEDED -- the registry event of v4's rejection found it running and left the work to it
+        v3 = package_arn(3)
+        statuses: tuple[ModelApprovalStatusType, ...] = ("Approved", "Approved", "Approved", "Rejected")
+        for status in statuses:
+            world.register(status)
+        stood_down = f"deploy-v3-{digest(v3, '')}"
+        started = world.sfn.start_execution(stateMachineArn=DEPLOY_MACHINE, name=stood_down, input="{}")
+        world.end_execution(started["executionArn"], "SUCCEEDED")
+        event = load_event("deployments/deploy-execution-succeeded.json")
+        assert event["detail"]["name"] == stood_down
+        # WHEN EventBridge invokes the reconciler with that execution's end
+        result = app.reconcile_handler(event, lambda_context)
+        # THEN the transition runs again, under its next name, and its trigger says what ended
+        assert (result["Status"], result["Version"]) == ("started", 3)
+        retry = f"{stood_down}-2"
+        assert world.executions()[retry]["Trigger"] == (
+            f"ended:{stood_down} event:{event['id']} request:{lambda_context.aws_request_id}"
+        )
+
+    def test_reconcile_handler_changes_nothing_after_a_deployment_that_converged(
+        self, world: World, load_event: LoadEvent, lambda_context: Any
+    ) -> None:
+        world.register("Approved")
+        world.serve(world.register("Approved"))
+        result = app.reconcile_handler(load_event("deployments/deploy-execution-succeeded.json"), lambda_context)
+        assert result["Status"] == "no-change"
+        assert world.executions() == {}
 
     def test_reconcile_handler_raises_for_an_envelope_so_lambda_keeps_the_event(
         self, world: World, load_event: LoadEvent, lambda_context: Any

@@ -168,6 +168,25 @@ def test_the_registry_rule_matches_every_change_of_this_group_only(
     assert EventPattern.load(json.dumps(pattern)).matches_event(event) is matches  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(
+    ("change", "matches"),
+    [
+        ({}, True),
+        ({"status": "FAILED"}, False),  # a failed transition waits for the next registry change: no retry loop
+        ({"status": "RUNNING"}, False),
+        ({"stateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:abalone-mlops-train"}, False),
+    ],
+    ids=["deploy-succeeded", "deploy-failed", "deploy-started", "train-succeeded"],
+)
+def test_the_deployment_ended_rule_matches_only_succeeded_deploy_executions(
+    change: dict[str, Any], matches: bool, load_event: Callable[[str], dict[str, Any]]
+) -> None:
+    pattern = rule_pattern(TEMPLATE, "DeploymentEndedRule", VALUES)
+    event = load_event("deployments/deploy-execution-succeeded.json")
+    event["detail"] = {**event["detail"], **change}
+    assert EventPattern.load(json.dumps(pattern)).matches_event(event) is matches  # type: ignore[arg-type]
+
+
 def test_functions_are_python313_makefile_builds_with_importable_handlers() -> None:
     makefile = (REPO / "Makefile").read_text()
     for logical_id in function_ids(TEMPLATE):
@@ -269,9 +288,10 @@ def test_no_wildcard_actions_and_pass_role_only_to_sagemaker() -> None:
 def test_registry_events_are_retried_then_kept_in_the_dead_letter_queue() -> None:
     """Rule 7, no lost event: EventBridge retries delivery, then keeps the event; so does async Lambda."""
     resources = TEMPLATE["Resources"]
-    (target,) = resources["ModelRegistryRule"]["Properties"]["Targets"]
-    assert target["RetryPolicy"]["MaximumRetryAttempts"] > 0
-    assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": ["DeploymentEventsDeadLetterQueue", "Arn"]}}
+    for rule in ("ModelRegistryRule", "DeploymentEndedRule"):
+        (target,) = resources[rule]["Properties"]["Targets"]
+        assert target["RetryPolicy"]["MaximumRetryAttempts"] > 0, rule
+        assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": ["DeploymentEventsDeadLetterQueue", "Arn"]}}, rule
     config = function_config(TEMPLATE, "ReconcileDeploymentsFunction", VALUES)
     assert config.dead_letter_arn == VALUES.attributes["DeploymentEventsDeadLetterQueue.Arn"]
 
