@@ -30,7 +30,9 @@ class Client:
         self.connection = http.client.HTTPConnection(host, port, timeout=30)
 
     def invoke(self, row: bytes) -> None:
-        self.connection.request("POST", "/invocations", body=row, headers={"Content-Type": "text/csv"})
+        # Accept named: without it the model answers application/json (docs/inference.md), not one float per line.
+        headers = {"Content-Type": "text/csv", "Accept": "text/csv"}
+        self.connection.request("POST", "/invocations", body=row, headers=headers)
         response = self.connection.getresponse()
         body = response.read()
         if response.status != 200:

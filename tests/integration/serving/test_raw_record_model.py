@@ -26,6 +26,7 @@ import pytest
 import xgboost as xgb
 from moto import mock_aws
 
+from bench.load_client import Client
 from local_twin.serving import ContainerError, ServingContainer, extract_model_archive, invoke, predictions_from
 from local_twin.serving.batch_transform import TransformSpec, run_transform
 from ml_code import abalone_features
@@ -262,3 +263,15 @@ def test_batch_transform_of_label_first_raw_rows_keeps_label_and_prediction(
     assert output.splitlines() == [
         f"{label},{prediction!r}" for label, prediction in zip(rings, expected(model_dir, RAW_ROWS), strict=True)
     ]
+
+
+def test_the_bench_load_client_reads_one_prediction_per_request(endpoint: ServingContainer) -> None:
+    """``make bench`` measures this model's endpoint with bench.load_client: its requests must get the answer it
+    checks (one float), not the contract's default JSON."""
+    host, port = endpoint.url.removeprefix("http://").rsplit(":", 1)
+    client = Client(host, int(port))
+    try:
+        for row in RAW_ROWS[:3]:
+            client.invoke(row.encode())
+    finally:
+        client.close()
